@@ -1,0 +1,74 @@
+/**
+ * The HTTP answer to a refused request: status, `WWW-Authenticate` challenge (RFC 6750 §3) and a
+ * JSON body `{ error, error_description }`, derived from the error's code alone.
+ *
+ * - no credentials: 401 with a bare `Bearer realm="…"` challenge and no error attribute (§3.1);
+ * - malformed request: 400 `invalid_request`; bad token: 401 `invalid_token`;
+ * - missing scope or role: 403 `insufficient_scope` with the `scope` attribute (§3);
+ * - provider unreachable or node misconfigured: 503 with `Retry-After` (RFC 9110 §10.2.3) and no
+ *   challenge, since the client's credentials are not at fault.
+ */
+import { AccessDeniedError, IdentityError, ProviderUnavailableError, type ErrorCode } from './errors';
+
+export interface Rejection {
+  statusCode: number;
+  headers: Record<string, string>;
+  payload: { error: string; error_description: string };
+  code: ErrorCode;
+}
+
+/** Seconds a client is asked to wait when the node itself is misconfigured. */
+const CONFIGURATION_RETRY_AFTER_SEC = 60;
+
+export function rejectionFor(error: IdentityError, realm: string): Rejection {
+  const description = headerSafe(error.message);
+  const noStore = { 'Cache-Control': 'no-store' };
+  switch (error.rejectionClass) {
+    case 'no_credentials':
+      return {
+        statusCode: 401,
+        headers: { ...noStore, 'WWW-Authenticate': `Bearer realm="${headerSafe(realm)}"` },
+        payload: { error: 'unauthorized', error_description: description },
+        code: error.code,
+      };
+    case 'invalid_request':
+    case 'invalid_token':
+    case 'insufficient_scope': {
+      const statusCode = { invalid_request: 400, invalid_token: 401, insufficient_scope: 403 }[error.rejectionClass];
+      const scope = error instanceof AccessDeniedError && error.requiredScope ? `, scope="${headerSafe(error.requiredScope)}"` : '';
+      return {
+        statusCode,
+        headers: {
+          ...noStore,
+          'WWW-Authenticate': `Bearer realm="${headerSafe(realm)}", error="${error.rejectionClass}", error_description="${description}"${scope}`,
+        },
+        payload: { error: error.rejectionClass, error_description: description },
+        code: error.code,
+      };
+    }
+    default: {
+      const retryAfter = error instanceof ProviderUnavailableError ? error.retryAfterSec : CONFIGURATION_RETRY_AFTER_SEC;
+      return {
+        statusCode: 503,
+        headers: { ...noStore, 'Retry-After': String(retryAfter) },
+        payload: { error: 'temporarily_unavailable', error_description: unavailableDescription(error) },
+        code: error.code,
+      };
+    }
+  }
+}
+
+/** What a 503 tells the client: the kind of trouble, never the provider's URLs or our internals. */
+function unavailableDescription(error: IdentityError): string {
+  if (error.rejectionClass === 'configuration') return 'the identity provider is not configured correctly';
+  if (error.code === 'ERR_INTERNAL') return 'the access token could not be checked; try again later';
+  return 'the identity provider cannot be reached';
+}
+
+/**
+ * RFC 6750 §3: error_description and scope values are limited to %x20-21 / %x23-5B / %x5D-7E, so
+ * quotes, backslashes and control or non-ASCII characters are replaced.
+ */
+function headerSafe(text: string): string {
+  return text.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, "'").slice(0, 300);
+}

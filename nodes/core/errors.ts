@@ -1,0 +1,130 @@
+/**
+ * One error model for the whole package.
+ *
+ * Every failure is an `IdentityError` with a stable `code` (`ERR_<AREA>_<CONDITION>`). A code never
+ * changes once shipped: flows switch on it and the catalogs translate it. Each code belongs to one
+ * class of answer that a protected resource gives (RFC 6750 §3.1, plus 503 for an unreachable
+ * provider), so the HTTP answer is derived from the code alone, in `challenge.ts`.
+ *
+ * Messages are written for the API client and the log: they never carry a token, a secret or a
+ * password, and causes are kept only where they are our own errors or transport errors whose
+ * messages carry no request data.
+ */
+
+/** How a rejection is answered (RFC 6750 §3.1; 503 when the provider cannot be asked). */
+export type RejectionClass =
+  | 'no_credentials' // 401, bare challenge, no error attribute (RFC 6750 §3.1 last paragraph)
+  | 'invalid_request' // 400
+  | 'invalid_token' // 401
+  | 'insufficient_scope' // 403
+  | 'unavailable' // 503 with Retry-After
+  | 'configuration'; // 503: the node cannot work until it is reconfigured
+
+export const ERROR_CODES = {
+  // The request (RFC 6750 §2)
+  ERR_BEARER_MISSING: 'no_credentials',
+  ERR_BEARER_SCHEME: 'no_credentials',
+  ERR_BEARER_MALFORMED: 'invalid_request',
+  ERR_BEARER_MULTIPLE: 'invalid_request',
+  ERR_BEARER_NOT_IN_HEADER: 'invalid_request',
+  ERR_REQUEST_MISSING: 'invalid_request',
+  // The token (RFC 7515, RFC 7519, RFC 8725, RFC 9068)
+  ERR_TOKEN_TOO_LARGE: 'invalid_token',
+  ERR_TOKEN_MALFORMED: 'invalid_token',
+  ERR_TOKEN_ENCRYPTED: 'invalid_token',
+  ERR_TOKEN_ALG_NOT_ALLOWED: 'invalid_token',
+  ERR_TOKEN_HEADER_KEY: 'invalid_token',
+  ERR_TOKEN_CRIT: 'invalid_token',
+  ERR_TOKEN_TYPE: 'invalid_token',
+  ERR_TOKEN_KEY_UNKNOWN: 'invalid_token',
+  ERR_TOKEN_SIGNATURE: 'invalid_token',
+  ERR_TOKEN_EXPIRED: 'invalid_token',
+  ERR_TOKEN_NOT_YET_VALID: 'invalid_token',
+  ERR_TOKEN_ISSUER: 'invalid_token',
+  ERR_TOKEN_AUDIENCE: 'invalid_token',
+  ERR_TOKEN_CLAIM_INVALID: 'invalid_token',
+  // Authorization rules of the route
+  ERR_SCOPE_INSUFFICIENT: 'insufficient_scope',
+  ERR_ROLE_INSUFFICIENT: 'insufficient_scope',
+  // The identity provider
+  ERR_DISCOVERY_UNAVAILABLE: 'unavailable',
+  ERR_DISCOVERY_INVALID: 'unavailable',
+  ERR_DISCOVERY_ISSUER_MISMATCH: 'unavailable',
+  ERR_JWKS_UNAVAILABLE: 'unavailable',
+  ERR_JWKS_INVALID: 'unavailable',
+  // Transport (always the cause of a discovery or JWKS error)
+  ERR_HTTP_UNREACHABLE: 'unavailable',
+  ERR_HTTP_TIMEOUT: 'unavailable',
+  ERR_HTTP_TOO_LARGE: 'unavailable',
+  ERR_HTTP_STATUS: 'unavailable',
+  ERR_HTTP_REDIRECT: 'unavailable',
+  ERR_HTTP_TLS: 'unavailable',
+  ERR_HTTP_BODY: 'unavailable',
+  ERR_HTTP_ABORTED: 'unavailable',
+  // A bug of ours: answered 503 (fail closed) and logged, never a 500
+  ERR_INTERNAL: 'unavailable',
+  // Configuration (raised at deploy time)
+  ERR_CONFIG_MISSING: 'configuration',
+  ERR_CONFIG_ISSUER_MISSING: 'configuration',
+  ERR_CONFIG_ISSUER_INVALID: 'configuration',
+  ERR_CONFIG_INSECURE_HTTP: 'configuration',
+  ERR_CONFIG_INVALID: 'configuration',
+} as const satisfies Record<string, RejectionClass>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface IdentityErrorOptions {
+  cause?: unknown;
+}
+
+export class IdentityError extends Error {
+  override readonly name: string = 'IdentityError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options: IdentityErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+
+  get rejectionClass(): RejectionClass {
+    return ERROR_CODES[this.code];
+  }
+}
+
+/** A token or request was refused; `scope` names what a 403 was missing (RFC 6750 §3). */
+export class AccessDeniedError extends IdentityError {
+  override readonly name = 'AccessDeniedError';
+  readonly requiredScope: string | undefined;
+
+  constructor(code: ErrorCode, message: string, requiredScope?: string) {
+    super(code, message);
+    this.requiredScope = requiredScope;
+  }
+}
+
+/** The provider could not be asked; `retryAfterSec` says when the next attempt will be made. */
+export class ProviderUnavailableError extends IdentityError {
+  override readonly name = 'ProviderUnavailableError';
+  readonly retryAfterSec: number;
+
+  constructor(code: ErrorCode, message: string, retryAfterSec: number, options: IdentityErrorOptions = {}) {
+    super(code, message, options);
+    this.retryAfterSec = retryAfterSec;
+  }
+}
+
+/** Bad options: thrown at deploy time, never at the first request. */
+export class ConfigurationError extends IdentityError {
+  override readonly name = 'ConfigurationError';
+  /** The option that is wrong, as named in the node's properties. */
+  readonly option: string;
+
+  constructor(code: ErrorCode, option: string, message: string) {
+    super(code, message);
+    this.option = option;
+  }
+}
+
+export function isIdentityError(value: unknown): value is IdentityError {
+  return value instanceof IdentityError;
+}

@@ -1,0 +1,226 @@
+/**
+ * One identity provider as the resource server sees it: validated options, the HTTP client,
+ * discovery, the key store and the verifier, built once (at deploy time) and shared by every node
+ * that uses the same identity-config.
+ *
+ * `authenticate` is the whole request path of RFC 6750: read the bearer token, verify it, map the
+ * claims, apply the route's rules. Every failure is an `IdentityError` whose code decides the HTTP
+ * answer (see `challenge.ts`).
+ */
+import type { Agent as HttpsAgent } from 'node:https';
+import { extractBearerToken, BEARER_DEFAULTS, type CredentialSource } from './bearer';
+import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo } from './claims';
+import { fetchMetadata, type ProviderMetadata } from './discovery';
+import { ConfigurationError, IdentityError } from './errors';
+import { createHttpClient, HTTP_DEFAULTS, type HttpClient } from './http';
+import { ASYMMETRIC_ALGORITHMS, KEY_DEFAULTS, KeyStore } from './keys';
+import { RefreshingValue } from './refreshing-value';
+import { parseProviderUrl } from './urls';
+import { TokenVerifier } from './verifier';
+
+export interface IdentityOptions {
+  /** The issuer identifier, exactly as the provider states it (required). */
+  issuer: string;
+  /** Accepted audiences, space-separated or as a list; a token must carry one. Empty: not checked. */
+  audience?: string | readonly string[];
+  /** The client id; its Keycloak `resource_access` roles count as roles. */
+  clientId?: string;
+  /** RFC 9068 strict mode. Default false. */
+  rfc9068?: boolean;
+  /** The `realm` of challenges. Default "node-red". */
+  realm?: string;
+  /** Key set URL used instead of the discovered `jwks_uri`. */
+  jwksUri?: string;
+  /** Accepted JWS algorithms, space-separated or as a list. Default: every asymmetric one. */
+  algorithms?: string | readonly string[];
+  /** Leeway for `exp`/`nbf`, in seconds. Default 30. */
+  clockToleranceSec?: number | string;
+  /** Deadline of each call to the provider, in ms. Default 5000. */
+  timeoutMs?: number | string;
+  /** Largest provider response, in bytes. Default 1 MiB. */
+  maxResponseBytes?: number | string;
+  /** Longest access token, in characters. Default 16384. */
+  maxTokenLength?: number | string;
+  /** Allow plain http to a non-loopback provider. Default false. */
+  allowInsecureHttp?: boolean;
+  /** First wait after a failed provider call, in ms; doubles up to `backoffMaxMs`. Default 1000. */
+  backoffMinMs?: number | string;
+  /** Longest wait between failed provider calls, in ms. Default 60000. */
+  backoffMaxMs?: number | string;
+  /** Least time between refetches of the key set for an unknown `kid`, in ms. Default 30000. */
+  keysCooldownMs?: number | string;
+  /** TLS settings for https providers. */
+  httpsAgent?: HttpsAgent;
+  /** Clock in ms since the epoch (tests give a fixed one). Default Date.now. */
+  now?: () => number;
+  /** HTTP client (tests may give one that fails on demand). */
+  http?: HttpClient;
+}
+
+export const IDENTITY_DEFAULTS = Object.freeze({
+  realm: 'node-red',
+  clockToleranceSec: 30,
+  backoffMinMs: 1000,
+  backoffMaxMs: 60_000,
+  discoveryMaxAgeMs: 60 * 60_000,
+});
+
+/** The options after validation, with every default applied. */
+export interface IdentitySettings {
+  issuer: string;
+  audiences: readonly string[];
+  clientId: string | undefined;
+  rfc9068: boolean;
+  realm: string;
+  jwksUri: string | undefined;
+  algorithms: readonly string[];
+  clockToleranceSec: number;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  maxTokenLength: number;
+  allowInsecureHttp: boolean;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  keysCooldownMs: number;
+}
+
+export class Identity {
+  readonly settings: IdentitySettings;
+  private readonly metadataValue: RefreshingValue<ProviderMetadata>;
+  private readonly keys: KeyStore;
+  private readonly verifier: TokenVerifier;
+
+  /** Validates the options; throws a `ConfigurationError` (at deploy time) when one is wrong. */
+  constructor(options: IdentityOptions) {
+    const settings = validateOptions(options);
+    this.settings = settings;
+    const now = options.now ?? Date.now;
+    const http = options.http ?? createHttpClient({
+      timeoutMs: settings.timeoutMs,
+      maxResponseBytes: settings.maxResponseBytes,
+      httpsAgent: options.httpsAgent,
+    });
+    const backoff = { backoffMinMs: settings.backoffMinMs, backoffMaxMs: settings.backoffMaxMs };
+    this.metadataValue = new RefreshingValue({
+      load: (signal) => fetchMetadata({ http, issuer: settings.issuer, allowInsecureHttp: settings.allowInsecureHttp, signal }),
+      now,
+      maxAgeMs: IDENTITY_DEFAULTS.discoveryMaxAgeMs,
+      ...backoff,
+    });
+    this.keys = new KeyStore({
+      http,
+      now,
+      jwksUri: () => this.jwksUri(),
+      cooldownMs: settings.keysCooldownMs,
+      ...backoff,
+    });
+    this.verifier = new TokenVerifier({
+      issuer: settings.issuer,
+      audiences: settings.audiences,
+      algorithms: settings.algorithms,
+      clockToleranceSec: settings.clockToleranceSec,
+      rfc9068: settings.rfc9068,
+      maxTokenLength: settings.maxTokenLength,
+      keys: this.keys,
+      now,
+    });
+  }
+
+  /** The provider's metadata (discovery), cached; rejects with a provider error. */
+  metadata(): Promise<ProviderMetadata> {
+    return this.metadataValue.get();
+  }
+
+  /** Fetches metadata and keys ahead of the first request; resolves the number of usable keys. */
+  warmUp(): Promise<number> {
+    return this.keys.warmUp();
+  }
+
+  /**
+   * Authenticates a request and applies the route's rules.
+   * @returns `msg.auth` for the request
+   * @throws IdentityError (never anything else for a bad request or token)
+   */
+  async authenticate(request: CredentialSource, rules: AccessRules): Promise<AuthInfo> {
+    const token = extractBearerToken(request, this.settings.maxTokenLength);
+    const { claims } = await this.verifier.verify(token);
+    const auth = toAuthInfo(claims, this.settings.clientId);
+    checkAccess(auth, rules);
+    return auth;
+  }
+
+  /** Stops in-flight provider calls; the instance is not used afterwards. */
+  close(): void {
+    this.metadataValue.close();
+    this.keys.close();
+  }
+
+  private async jwksUri(): Promise<string> {
+    if (this.settings.jwksUri) return this.settings.jwksUri;
+    const metadata = await this.metadataValue.get();
+    if (typeof metadata.jwks_uri !== 'string') {
+      throw new IdentityError('ERR_DISCOVERY_INVALID', 'the provider metadata has no jwks_uri');
+    }
+    return metadata.jwks_uri;
+  }
+}
+
+/** Parses a route's rules: `scope` (all required) and `roles` (any one), space-separated. */
+export function parseAccessRules(scope: unknown, roles: unknown): AccessRules {
+  for (const [option, value] of [['scope', scope], ['roles', roles]] as const) {
+    if (value !== undefined && value !== null && typeof value !== 'string') {
+      throw new ConfigurationError('ERR_CONFIG_INVALID', option, `${option} must be a space-separated list`);
+    }
+  }
+  return { scopes: words(scope), roles: words(roles) };
+}
+
+function validateOptions(options: IdentityOptions): IdentitySettings {
+  const allowInsecureHttp = options.allowInsecureHttp === true;
+  const issuer = typeof options.issuer === 'string' ? options.issuer.trim() : '';
+  if (!issuer) throw new ConfigurationError('ERR_CONFIG_ISSUER_MISSING', 'issuer', 'the issuer is required');
+  const issuerUrl = parseProviderUrl(issuer, 'issuer', allowInsecureHttp);
+  if (issuerUrl.search || issuerUrl.hash) {
+    throw new ConfigurationError('ERR_CONFIG_ISSUER_INVALID', 'issuer', 'the issuer must not have a query or fragment (RFC 8414 §2)');
+  }
+  const jwksUri = options.jwksUri?.trim() ? parseProviderUrl(options.jwksUri.trim(), 'jwksUri', allowInsecureHttp).href : undefined;
+  const algorithms = listOption(options.algorithms);
+  for (const alg of algorithms) {
+    if (!ASYMMETRIC_ALGORITHMS.includes(alg)) {
+      throw new ConfigurationError('ERR_CONFIG_INVALID', 'algorithms',
+        `algorithm "${alg}" is not accepted; choose from ${ASYMMETRIC_ALGORITHMS.join(' ')}`);
+    }
+  }
+  const backoffMinMs = numberOption(options.backoffMinMs, 'backoffMinMs', IDENTITY_DEFAULTS.backoffMinMs, 0, 3_600_000);
+  return {
+    issuer,
+    audiences: listOption(options.audience),
+    clientId: options.clientId?.trim() || undefined,
+    rfc9068: options.rfc9068 === true,
+    realm: options.realm?.trim() || IDENTITY_DEFAULTS.realm,
+    jwksUri,
+    algorithms: algorithms.length > 0 ? algorithms : ASYMMETRIC_ALGORITHMS,
+    clockToleranceSec: numberOption(options.clockToleranceSec, 'clockToleranceSec', IDENTITY_DEFAULTS.clockToleranceSec, 0, 600),
+    timeoutMs: numberOption(options.timeoutMs, 'timeoutMs', HTTP_DEFAULTS.timeoutMs, 100, 120_000),
+    maxResponseBytes: numberOption(options.maxResponseBytes, 'maxResponseBytes', HTTP_DEFAULTS.maxResponseBytes, 1024, 64 * 1024 * 1024),
+    maxTokenLength: numberOption(options.maxTokenLength, 'maxTokenLength', BEARER_DEFAULTS.maxTokenLength, 64, 1024 * 1024),
+    allowInsecureHttp,
+    backoffMinMs,
+    backoffMaxMs: numberOption(options.backoffMaxMs, 'backoffMaxMs', Math.max(backoffMinMs, IDENTITY_DEFAULTS.backoffMaxMs), backoffMinMs, 3_600_000),
+    keysCooldownMs: numberOption(options.keysCooldownMs, 'keysCooldownMs', KEY_DEFAULTS.cooldownMs, 0, 3_600_000),
+  };
+}
+
+function listOption(value: string | readonly string[] | undefined): string[] {
+  return Array.isArray(value) ? value.filter((item) => typeof item === 'string' && item.trim()).map((item) => item.trim()) : words(value);
+}
+
+/** An optional number in [min, max]; empty strings (an editor field left blank) take the default. */
+function numberOption(value: unknown, option: string, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return fallback;
+  const number = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(number) || number < min || number > max) {
+    throw new ConfigurationError('ERR_CONFIG_INVALID', option, `${option} must be a number from ${min} to ${max}`);
+  }
+  return number;
+}

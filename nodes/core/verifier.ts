@@ -1,0 +1,139 @@
+/**
+ * Verifies a JWT access token, following the JWT Best Current Practices (RFC 8725) and, in strict
+ * mode, the JWT profile for access tokens (RFC 9068 §4).
+ *
+ * The policy is ours, the primitives are jose's. Before any key is looked up, the header must pass:
+ * an algorithm from the configured allowlist (RFC 8725 §3.1; asymmetric only, so never `none` and
+ * never an HMAC keyed with a public key, §2.1-2.2), no key or key URL carried by the token itself
+ * (§3.10), no `crit` or unencoded payload (RFC 7515 §4.1.11, RFC 7797). The key comes from the
+ * provider's key set only. Then jose checks the signature with exactly that algorithm, and the
+ * registered claims: `iss` exact (§3.8), `aud` (§3.9), `exp` (always required) and `nbf`.
+ */
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
+import { AccessDeniedError, IdentityError } from './errors';
+
+export interface VerifierOptions {
+  issuer: string;
+  /** A token must carry at least one of these in `aud`; empty means `aud` is not checked. */
+  audiences: readonly string[];
+  /** Accepted JWS algorithms; only asymmetric ones (see `ASYMMETRIC_ALGORITHMS`). */
+  algorithms: readonly string[];
+  /** Leeway for `exp` and `nbf`, in seconds. */
+  clockToleranceSec: number;
+  /** RFC 9068 strict mode: `typ` at+jwt and the claims `sub`, `client_id`, `iat`, `jti` required. */
+  rfc9068: boolean;
+  /** Longest token accepted, in characters. */
+  maxTokenLength: number;
+  keys: { keyFor(kid: string | undefined, alg: string): Promise<CryptoKey> };
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export interface VerifiedToken {
+  claims: JWTPayload;
+  header: { alg: string; kid?: string; typ?: string };
+}
+
+/** Header members that carry a key or point to one (RFC 7515 §4.1.2-4.1.6). */
+const KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const AT_JWT = /^(application\/)?at\+jwt$/i;
+const MAX_KID_LENGTH = 256;
+
+export class TokenVerifier {
+  private readonly options: VerifierOptions;
+  private readonly allowed: ReadonlySet<string>;
+  private readonly requiredClaims: string[];
+
+  constructor(options: VerifierOptions) {
+    this.options = options;
+    this.allowed = new Set(options.algorithms);
+    this.requiredClaims = options.rfc9068 ? ['exp', 'iat', 'sub', 'client_id', 'jti'] : ['exp'];
+  }
+
+  /** Resolves the verified claims; rejects with an `AccessDeniedError` or a provider error. */
+  async verify(token: string): Promise<VerifiedToken> {
+    const header = this.checkHeader(token);
+    const key = await this.options.keys.keyFor(header.kid, header.alg);
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [header.alg],
+        issuer: this.options.issuer,
+        audience: this.options.audiences.length > 0 ? [...this.options.audiences] : undefined,
+        clockTolerance: this.options.clockToleranceSec,
+        currentDate: new Date(this.options.now()),
+        requiredClaims: this.requiredClaims,
+      });
+      return { claims: payload, header };
+    } catch (error) {
+      throw fromJose(error);
+    }
+  }
+
+  private checkHeader(token: string): VerifiedToken['header'] {
+    if (token.length > this.options.maxTokenLength) {
+      throw new AccessDeniedError('ERR_TOKEN_TOO_LARGE', `the access token is longer than ${this.options.maxTokenLength} characters`);
+    }
+    const parts = token.split('.');
+    if (parts.length === 5) {
+      throw new AccessDeniedError('ERR_TOKEN_ENCRYPTED', 'encrypted (JWE) access tokens are not accepted');
+    }
+    if (parts.length !== 3 || !BASE64URL.test(parts[0]) || !BASE64URL.test(parts[1]) || !/^[A-Za-z0-9_-]*$/.test(parts[2])) {
+      throw new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the access token is not a signed JWT');
+    }
+    let header: Record<string, unknown>;
+    try {
+      header = decodeProtectedHeader(token) as Record<string, unknown>;
+    } catch {
+      throw new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the access token header is not a JSON object');
+    }
+    const { alg, kid, typ } = header;
+    if (typeof alg !== 'string' || !this.allowed.has(alg)) {
+      throw new AccessDeniedError('ERR_TOKEN_ALG_NOT_ALLOWED', 'the token algorithm is not allowed');
+    }
+    for (const member of KEY_HEADERS) {
+      if (member in header) {
+        throw new AccessDeniedError('ERR_TOKEN_HEADER_KEY', `the token carries a "${member}" header; keys are taken from the provider only`);
+      }
+    }
+    if ('crit' in header || 'b64' in header) {
+      throw new AccessDeniedError('ERR_TOKEN_CRIT', 'the token header has critical extensions, which are not supported');
+    }
+    if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH)) {
+      throw new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the token "kid" header is not a short string');
+    }
+    if (typ !== undefined && typeof typ !== 'string') {
+      throw new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the token "typ" header is not a string');
+    }
+    if (this.options.rfc9068 && !(typeof typ === 'string' && AT_JWT.test(typ))) {
+      throw new AccessDeniedError('ERR_TOKEN_TYPE', 'the token is not an RFC 9068 access token (typ "at+jwt")');
+    }
+    if (parts[2].length === 0) {
+      throw new AccessDeniedError('ERR_TOKEN_SIGNATURE', 'the token has no signature');
+    }
+    return { alg, kid: kid as string | undefined, typ: typ as string | undefined };
+  }
+}
+
+/** jose's errors, translated; only our own messages go out, never jose's with claim values. */
+function fromJose(error: unknown): IdentityError {
+  if (error instanceof joseErrors.JWTExpired) {
+    return new AccessDeniedError('ERR_TOKEN_EXPIRED', 'the access token has expired');
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.reason === 'missing') {
+      return new AccessDeniedError('ERR_TOKEN_CLAIM_INVALID', `the access token has no "${error.claim}" claim`);
+    }
+    switch (error.claim) {
+      case 'iss': return new AccessDeniedError('ERR_TOKEN_ISSUER', 'the access token was issued by another issuer');
+      case 'aud': return new AccessDeniedError('ERR_TOKEN_AUDIENCE', 'the access token is not meant for this audience');
+      case 'nbf': return new AccessDeniedError('ERR_TOKEN_NOT_YET_VALID', 'the access token is not valid yet');
+      default: return new AccessDeniedError('ERR_TOKEN_CLAIM_INVALID', `the access token "${error.claim}" claim is invalid`);
+    }
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return new AccessDeniedError('ERR_TOKEN_SIGNATURE', 'the access token signature is invalid');
+  }
+  if (error instanceof IdentityError) return error;
+  return new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the access token is malformed');
+}

@@ -1,0 +1,98 @@
+/**
+ * validate-token: lets a request from `http in` through only with a valid access token (RFC 6750).
+ * Output 1 carries `msg.auth`; output 2 carries a message ready for `http response`: status,
+ * `WWW-Authenticate` challenge and `{ error, error_description }`.
+ */
+import { rejectionFor } from './core/challenge';
+import { IdentityError, isIdentityError } from './core/errors';
+import { parseAccessRules } from './core/identity';
+import type { AccessRules } from './core/claims';
+import type { IdentityConfigNode } from './shared/config-node';
+import { describeError, errorStatus, runAsync } from './shared/glue';
+import type { NodeAPI, NodeDefinition, NodeMessage, NodeStatus, RuntimeNode } from './shared/red';
+
+interface ValidateTokenDefinition extends NodeDefinition {
+  identity: string;
+  scope?: string;
+  roles?: string;
+}
+
+export = function register(RED: NodeAPI): void {
+  function ValidateToken(this: RuntimeNode, definition: ValidateTokenDefinition): void {
+    RED.nodes.createNode(this, definition);
+    const config = RED.nodes.getNode(definition.identity) as IdentityConfigNode | null;
+    let rules: AccessRules = { scopes: [], roles: [] };
+    let setupError: IdentityError | undefined;
+    try {
+      rules = parseAccessRules(definition.scope, definition.roles);
+    } catch (error) {
+      setupError = error as IdentityError;
+    }
+    if (!config) setupError = new IdentityError('ERR_CONFIG_MISSING', 'no identity-config is selected');
+    else if (config.configError) setupError = config.configError;
+    const identity = setupError ? undefined : config?.identity;
+    const realm = identity?.settings.realm ?? 'node-red';
+
+    let shown = '';
+    const show = (status: NodeStatus): void => {
+      const key = `${status.fill}${status.text}`;
+      if (key === shown) return; // every request may call this; the editor hears only changes
+      shown = key;
+      this.status(status);
+    };
+    const ready: NodeStatus = { fill: 'green', shape: 'dot', text: RED._('validate-token.status.ready') };
+    let providerDown = false;
+
+    if (setupError) {
+      // The config node logs its own errors; log here only what is wrong with this node.
+      if (setupError !== config?.configError) this.error(describeError(RED, setupError));
+      show(errorStatus(setupError));
+    } else {
+      show({ fill: 'yellow', shape: 'ring', text: RED._('validate-token.status.connecting') });
+      config?.ready?.then(() => show(ready), (error: unknown) => {
+        if (isIdentityError(error)) show(errorStatus(error));
+      });
+    }
+    if (!definition.wires?.[1]?.length) this.warn(RED._('validate-token.warnings.rejectionsNotWired'));
+
+    this.on('input', (msg, send, done) => {
+      runAsync(async () => {
+        try {
+          if (setupError || !identity) throw setupError;
+          const request = msg.req as Parameters<typeof identity.authenticate>[0] | undefined;
+          if (!request || typeof request !== 'object') {
+            throw new IdentityError('ERR_REQUEST_MISSING', 'msg.req is missing: validate-token takes messages from an http in node');
+          }
+          msg.auth = await identity.authenticate(request, rules);
+          delete msg.authError;
+          providerDown = false;
+          show(ready);
+          send([msg, null]);
+        } catch (error) {
+          const known = isIdentityError(error) ? error : new IdentityError('ERR_INTERNAL', 'unexpected failure', { cause: error });
+          reject(msg, known, send);
+          if (known.code === 'ERR_REQUEST_MISSING' || known.code === 'ERR_INTERNAL') throw known;
+        }
+      }, done);
+    });
+
+    const reject = (msg: NodeMessage, error: IdentityError, send: (msgs: (NodeMessage | null)[]) => void): void => {
+      const rejection = rejectionFor(error, realm);
+      const unavailable = rejection.statusCode === 503;
+      if (unavailable && !providerDown && !setupError) this.warn(describeError(RED, error));
+      providerDown = unavailable;
+      show(unavailable ? errorStatus(error) : {
+        fill: 'yellow', shape: 'ring', text: RED._('validate-token.status.rejected', { status: rejection.statusCode, code: error.code }),
+      });
+      if (error.code === 'ERR_REQUEST_MISSING') return; // nothing to answer: there is no HTTP request
+      delete msg.auth; // never let an earlier node's msg.auth pass with a rejected request
+      msg.statusCode = rejection.statusCode;
+      msg.headers = rejection.headers;
+      msg.payload = rejection.payload;
+      msg.authError = { code: rejection.code };
+      send([null, msg]);
+    };
+  }
+
+  RED.nodes.registerType('validate-token', ValidateToken);
+};

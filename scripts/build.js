@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * Builds the package: TypeScript to CommonJS in dist/, then what Node-RED looks for beside each
+ * node's .js (editor .html, locales/, icons/) into dist/, and the sample flows into examples/,
+ * the folder Node-RED's Import ▸ Examples menu reads.
+ */
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist');
+const examples = path.join(root, 'examples');
+
+fs.rmSync(dist, { recursive: true, force: true });
+fs.rmSync(examples, { recursive: true, force: true });
+
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], {
+  stdio: 'inherit',
+});
+
+for (const file of fs.readdirSync(path.join(root, 'nodes'))) {
+  if (file.endsWith('.html')) fs.copyFileSync(path.join(root, 'nodes', file), path.join(dist, file));
+}
+fs.cpSync(path.join(root, 'nodes', 'locales'), path.join(dist, 'locales'), { recursive: true });
+fs.cpSync(path.join(root, 'icons'), path.join(dist, 'icons'), { recursive: true });
+
+fs.mkdirSync(examples, { recursive: true });
+for (const file of fs.readdirSync(path.join(root, 'flows'))) {
+  if (file.endsWith('.json')) fs.copyFileSync(path.join(root, 'flows', file), path.join(examples, file));
+}

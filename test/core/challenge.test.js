@@ -1,0 +1,75 @@
+'use strict';
+/** RFC 6750 §3: the answer to each class of rejection, derived from the code alone. */
+const assert = require('node:assert/strict');
+const { rejectionFor } = require('../../dist/core/challenge');
+const { ERROR_CODES, IdentityError, AccessDeniedError, ProviderUnavailableError } = require('../../dist/core/errors');
+
+describe('core: challenges (RFC 6750 §3)', () => {
+  it('no credentials: 401 with a bare challenge and no error attribute (§3.1)', () => {
+    const answer = rejectionFor(new AccessDeniedError('ERR_BEARER_MISSING', 'a bearer access token is required'), 'orders');
+    assert.equal(answer.statusCode, 401);
+    assert.equal(answer.headers['WWW-Authenticate'], 'Bearer realm="orders"');
+    assert.equal(answer.headers['Cache-Control'], 'no-store');
+    assert.equal(answer.code, 'ERR_BEARER_MISSING');
+  });
+
+  it('malformed request: 400 invalid_request', () => {
+    const answer = rejectionFor(new AccessDeniedError('ERR_BEARER_MULTIPLE', 'two methods'), 'r');
+    assert.equal(answer.statusCode, 400);
+    assert.equal(answer.headers['WWW-Authenticate'], 'Bearer realm="r", error="invalid_request", error_description="two methods"');
+    assert.deepEqual(answer.payload, { error: 'invalid_request', error_description: 'two methods' });
+  });
+
+  it('bad token: 401 invalid_token', () => {
+    const answer = rejectionFor(new AccessDeniedError('ERR_TOKEN_EXPIRED', 'the access token has expired'), 'r');
+    assert.equal(answer.statusCode, 401);
+    assert.equal(answer.headers['WWW-Authenticate'], 'Bearer realm="r", error="invalid_token", error_description="the access token has expired"');
+  });
+
+  it('missing scope: 403 insufficient_scope with the scope attribute', () => {
+    const answer = rejectionFor(new AccessDeniedError('ERR_SCOPE_INSUFFICIENT', 'lacks orders:write', 'orders:read orders:write'), 'r');
+    assert.equal(answer.statusCode, 403);
+    assert.equal(answer.headers['WWW-Authenticate'],
+      'Bearer realm="r", error="insufficient_scope", error_description="lacks orders:write", scope="orders:read orders:write"');
+  });
+
+  it('missing role: 403 insufficient_scope without a scope attribute', () => {
+    const answer = rejectionFor(new AccessDeniedError('ERR_ROLE_INSUFFICIENT', 'no role'), 'r');
+    assert.equal(answer.statusCode, 403);
+    assert.ok(!answer.headers['WWW-Authenticate'].includes('scope="'));
+  });
+
+  it('provider unreachable: 503 with Retry-After, no challenge, no provider details', () => {
+    const answer = rejectionFor(new ProviderUnavailableError('ERR_JWKS_UNAVAILABLE', 'https://idp.internal/jwks timed out', 7), 'r');
+    assert.equal(answer.statusCode, 503);
+    assert.equal(answer.headers['Retry-After'], '7');
+    assert.equal(answer.headers['WWW-Authenticate'], undefined);
+    assert.equal(answer.payload.error, 'temporarily_unavailable');
+    assert.ok(!answer.payload.error_description.includes('idp.internal'));
+  });
+
+  it('a bug of ours: 503 that says so, not that the provider is down', () => {
+    const answer = rejectionFor(new IdentityError('ERR_INTERNAL', 'boom'), 'r');
+    assert.equal(answer.statusCode, 503);
+    assert.match(answer.payload.error_description, /could not be checked/);
+  });
+
+  it('misconfigured node: 503 with a Retry-After of 60 s', () => {
+    const answer = rejectionFor(new IdentityError('ERR_CONFIG_MISSING', 'no identity'), 'r');
+    assert.equal(answer.statusCode, 503);
+    assert.equal(answer.headers['Retry-After'], '60');
+  });
+
+  it('keeps quoted-string values inside the RFC 6750 character set', () => {
+    const answer = rejectionFor(new AccessDeniedError('ERR_TOKEN_MALFORMED', 'bad "kid" \\ é\n'), 'my "realm"');
+    const challenge = answer.headers['WWW-Authenticate'];
+    assert.match(challenge, /^Bearer realm="my 'realm'", error="invalid_token", error_description="bad 'kid' ' ''"$/);
+  });
+
+  it('every code maps to a status (none becomes a 500)', () => {
+    for (const code of Object.keys(ERROR_CODES)) {
+      const { statusCode } = rejectionFor(new IdentityError(code, 'x'), 'r');
+      assert.ok([400, 401, 403, 503].includes(statusCode), `${code} -> ${statusCode}`);
+    }
+  });
+});

@@ -1,0 +1,75 @@
+'use strict';
+/** Scopes and roles as each provider spells them, and the route's rules. */
+const assert = require('node:assert/strict');
+const { toAuthInfo, checkAccess, words } = require('../../dist/core/claims');
+const { throwsWithCode } = require('../support/assert');
+
+describe('core: claims and access rules', () => {
+  it('scope: space-separated string (RFC 9068 §2.2.3)', () => {
+    assert.deepEqual(toAuthInfo({ scope: 'openid  orders:read profile' }).scopes, ['openid', 'orders:read', 'profile']);
+  });
+
+  it('scp: array (Okta) or space-separated string (Entra)', () => {
+    assert.deepEqual(toAuthInfo({ scp: ['orders:read', 'orders:write'] }).scopes, ['orders:read', 'orders:write']);
+    assert.deepEqual(toAuthInfo({ scp: 'Orders.Read User.Read' }).scopes, ['Orders.Read', 'User.Read']);
+  });
+
+  it('roles: Keycloak realm and client roles, Entra roles, Okta groups, Auth0 permissions', () => {
+    const keycloak = { realm_access: { roles: ['offline_access', 'reader'] }, resource_access: { 'orders-api': { roles: ['admin'] }, account: { roles: ['manage-account'] } } };
+    assert.deepEqual(toAuthInfo(keycloak, 'orders-api').roles, ['offline_access', 'reader', 'admin']);
+    assert.deepEqual(toAuthInfo(keycloak).roles, ['offline_access', 'reader'], 'client roles need the configured client id');
+    assert.deepEqual(toAuthInfo({ roles: ['Orders.Admin'] }).roles, ['Orders.Admin']);
+    assert.deepEqual(toAuthInfo({ groups: ['Everyone', 'Ops'] }).roles, ['Everyone', 'Ops']);
+    assert.deepEqual(toAuthInfo({ permissions: ['read:orders'] }).roles, ['read:orders']);
+  });
+
+  it('ignores claims of the wrong type instead of trusting them', () => {
+    const auth = toAuthInfo({ scope: 42, scp: { a: 1 }, roles: [1, 'ok', null, ''], realm_access: 'admin', sub: 7, aud: 5, exp: 'soon' });
+    assert.deepEqual(auth.scopes, []);
+    assert.deepEqual(auth.roles, ['ok']);
+    assert.equal(auth.subject, undefined);
+    assert.deepEqual(auth.audience, []);
+    assert.equal(auth.expiresAt, undefined);
+  });
+
+  it('does not read inherited properties as client roles', () => {
+    assert.deepEqual(toAuthInfo({ resource_access: {} }, '__proto__').roles, []);
+    assert.deepEqual(toAuthInfo({ resource_access: {} }, 'constructor').roles, []);
+  });
+
+  it('clientId from client_id (RFC 9068), else azp (Keycloak), cid (Okta), appid (Entra v1)', () => {
+    assert.equal(toAuthInfo({ client_id: 'a', azp: 'b' }).clientId, 'a');
+    assert.equal(toAuthInfo({ azp: 'b', cid: 'c' }).clientId, 'b');
+    assert.equal(toAuthInfo({ cid: 'c' }).clientId, 'c');
+    assert.equal(toAuthInfo({ appid: 'd' }).clientId, 'd');
+  });
+
+  it('audience as a list, expiresAt as ISO 8601', () => {
+    const auth = toAuthInfo({ aud: 'api://orders api', exp: 1767225600 });
+    assert.deepEqual(auth.audience, ['api://orders api']);
+    assert.equal(auth.expiresAt, '2026-01-01T00:00:00.000Z');
+  });
+
+  it('every required scope must be present: ERR_SCOPE_INSUFFICIENT names all required', () => {
+    const auth = toAuthInfo({ scope: 'orders:read' });
+    checkAccess(auth, { scopes: ['orders:read'], roles: [] });
+    const error = throwsWithCode(() => checkAccess(auth, { scopes: ['orders:read', 'orders:write'], roles: [] }), 'ERR_SCOPE_INSUFFICIENT');
+    assert.equal(error.requiredScope, 'orders:read orders:write');
+  });
+
+  it('any one listed role suffices; none: ERR_ROLE_INSUFFICIENT', () => {
+    const auth = toAuthInfo({ roles: ['reader'] });
+    checkAccess(auth, { scopes: [], roles: ['admin', 'reader'] });
+    throwsWithCode(() => checkAccess(auth, { scopes: [], roles: ['admin'] }), 'ERR_ROLE_INSUFFICIENT');
+  });
+
+  it('scope matching is exact: no prefix or case folding', () => {
+    const auth = toAuthInfo({ scope: 'orders:read:all ORDERS:READ' });
+    throwsWithCode(() => checkAccess(auth, { scopes: ['orders:read'], roles: [] }), 'ERR_SCOPE_INSUFFICIENT');
+  });
+
+  it('words() splits on any whitespace and drops empties', () => {
+    assert.deepEqual(words(' a\tb\n c '), ['a', 'b', 'c']);
+    assert.deepEqual(words(undefined), []);
+  });
+});

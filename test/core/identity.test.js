@@ -1,0 +1,79 @@
+'use strict';
+/** Options are validated once, at deploy time, with a code naming the problem. */
+const assert = require('node:assert/strict');
+const { Identity, parseAccessRules, IDENTITY_DEFAULTS } = require('../../dist/core/identity');
+const { throwsWithCode } = require('../support/assert');
+const t = require('../support/keys');
+
+const build = (options) => new Identity({ http: t.fakeHttp({}), ...options });
+
+describe('core: identity options', () => {
+  it('applies documented defaults', () => {
+    const { settings } = build({ issuer: t.ISSUER });
+    assert.equal(settings.clockToleranceSec, 30);
+    assert.equal(settings.timeoutMs, 5000);
+    assert.equal(settings.maxResponseBytes, 1024 * 1024);
+    assert.equal(settings.maxTokenLength, 16384);
+    assert.equal(settings.realm, IDENTITY_DEFAULTS.realm);
+    assert.equal(settings.rfc9068, false);
+    assert.deepEqual(settings.audiences, []);
+  });
+
+  it('reads audiences from a space-separated string or a list', () => {
+    assert.deepEqual(build({ issuer: t.ISSUER, audience: ' a  b ' }).settings.audiences, ['a', 'b']);
+    assert.deepEqual(build({ issuer: t.ISSUER, audience: ['a', ' ', 'b'] }).settings.audiences, ['a', 'b']);
+  });
+
+  it('a missing issuer: ERR_CONFIG_ISSUER_MISSING', () => {
+    throwsWithCode(() => build({ issuer: '' }), 'ERR_CONFIG_ISSUER_MISSING');
+    throwsWithCode(() => build({ issuer: '   ' }), 'ERR_CONFIG_ISSUER_MISSING');
+    throwsWithCode(() => build({}), 'ERR_CONFIG_ISSUER_MISSING');
+  });
+
+  it('an issuer that is not an https URL: ERR_CONFIG_ISSUER_INVALID', () => {
+    for (const issuer of ['not a url', 'ftp://idp.test', 'https://user:pw@idp.test', 'https://idp.test/?realm=a', 'https://idp.test/#x']) {
+      const error = throwsWithCode(() => build({ issuer }), 'ERR_CONFIG_ISSUER_INVALID');
+      assert.equal(error.option, 'issuer');
+    }
+  });
+
+  it('plain http to a non-loopback host: ERR_CONFIG_INSECURE_HTTP unless explicitly allowed', () => {
+    throwsWithCode(() => build({ issuer: 'http://idp.example.test' }), 'ERR_CONFIG_INSECURE_HTTP');
+    throwsWithCode(() => build({ issuer: 'http://10.0.0.5:8080/realms/a' }), 'ERR_CONFIG_INSECURE_HTTP');
+    assert.equal(build({ issuer: 'http://idp.example.test', allowInsecureHttp: true }).settings.issuer, 'http://idp.example.test');
+    for (const issuer of ['http://127.0.0.1:9000', 'http://localhost:8080/realms/a', 'http://[::1]:8080']) {
+      assert.equal(build({ issuer }).settings.issuer, issuer);
+    }
+  });
+
+  it('checks a jwksUri override the same way', () => {
+    throwsWithCode(() => build({ issuer: t.ISSUER, jwksUri: 'http://keys.example.test' }), 'ERR_CONFIG_INSECURE_HTTP');
+    assert.equal(throwsWithCode(() => build({ issuer: t.ISSUER, jwksUri: 'not a url' }), 'ERR_CONFIG_INVALID').option, 'jwksUri');
+    throwsWithCode(() => build({ issuer: t.ISSUER, jwksUri: 'ftp://keys.example.test' }), 'ERR_CONFIG_INVALID');
+    assert.equal(build({ issuer: t.ISSUER, jwksUri: t.JWKS_URI }).settings.jwksUri, t.JWKS_URI);
+  });
+
+  it('algorithms: only asymmetric ones; none and HS* are refused at deploy time', () => {
+    assert.deepEqual([...build({ issuer: t.ISSUER, algorithms: 'RS256 ES256' }).settings.algorithms], ['RS256', 'ES256']);
+    for (const algorithms of ['none', 'HS256', 'RS256 HS512', 'rs256']) {
+      const error = throwsWithCode(() => build({ issuer: t.ISSUER, algorithms }), 'ERR_CONFIG_INVALID');
+      assert.equal(error.option, 'algorithms');
+    }
+  });
+
+  it('numbers out of range or not numbers: ERR_CONFIG_INVALID naming the option; blanks take the default', () => {
+    for (const [option, value] of [['clockToleranceSec', -1], ['clockToleranceSec', 'soon'], ['timeoutMs', 0], ['maxTokenLength', 1e9], ['backoffMinMs', NaN]]) {
+      const error = throwsWithCode(() => build({ issuer: t.ISSUER, [option]: value }), 'ERR_CONFIG_INVALID');
+      assert.equal(error.option, option);
+    }
+    assert.equal(build({ issuer: t.ISSUER, timeoutMs: '' }).settings.timeoutMs, 5000);
+    assert.equal(build({ issuer: t.ISSUER, timeoutMs: '  ' }).settings.timeoutMs, 5000);
+    assert.equal(build({ issuer: t.ISSUER, timeoutMs: '2500' }).settings.timeoutMs, 2500);
+  });
+
+  it('route rules: scope and roles space-separated; anything else is ERR_CONFIG_INVALID', () => {
+    assert.deepEqual(parseAccessRules('orders:read  orders:write', ''), { scopes: ['orders:read', 'orders:write'], roles: [] });
+    assert.deepEqual(parseAccessRules(undefined, 'admin reader'), { scopes: [], roles: ['admin', 'reader'] });
+    throwsWithCode(() => parseAccessRules(['a'], ''), 'ERR_CONFIG_INVALID');
+  });
+});
