@@ -51,7 +51,9 @@ async function main() {
     httpAdminRoot: '/',
     httpNodeRoot: '/',
     uiHost: HOST,
-    editorTheme: { tours: false },
+    // The demo stays on loopback: no telemetry (and so no consent dialog), no palette catalogue fetch.
+    editorTheme: { tours: false, palette: { catalogues: [] } },
+    telemetry: { enabled: false, updateNotification: false },
     logging: { console: { level: 'info', metrics: false, audit: false } },
   });
   app.use('/', RED.httpAdmin);

@@ -5,31 +5,10 @@
  * against it exactly as written (only the port differs).
  */
 const assert = require('node:assert/strict');
-const { spawn, execFile } = require('node:child_process');
+const { execFile } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-
-const ROOT = path.resolve(__dirname, '..', '..');
-
-function startDemo(userDir) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'flows', 'demo', 'start.js')], {
-    env: { ...process.env, PORT: '0', NODE_RED_DEMO_DIR: userDir, DEMO_CLIENT_SECRET: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const base = new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      output += chunk;
-      const match = /Protected endpoint:\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/orders/.exec(output);
-      if (match) resolve(match[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the demo exited with ${code}:\n${output}`)));
-  });
-  return { child, base, output: () => output };
-}
+const { ROOT, startLauncher } = require('../support/launcher');
 
 /** The shell lines of the README's quick start block (between the quickstart markers). */
 function readmeCurlLines() {
@@ -52,19 +31,11 @@ describe('npm start: Node-RED with the demo provider, and the README quick start
   let userDir;
 
   before(async () => {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-demo-'));
-    demo = startDemo(userDir);
-    base = await demo.base;
+    demo = await startLauncher();
+    ({ base, userDir } = demo);
   });
 
-  after(async () => {
-    if (demo.child.exitCode === null) {
-      const exited = new Promise((resolve) => demo.child.once('exit', resolve));
-      demo.child.kill('SIGTERM');
-      await exited;
-    }
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
+  after(() => demo.stop());
 
   it("runs the README's curl lines as written: alice 200, bob 403, no token 401", async () => {
     const port = new URL(base).port;

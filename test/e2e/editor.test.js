@@ -1,0 +1,96 @@
+'use strict';
+/**
+ * The real editor in headless Chromium (Debian's chromium, driven by playwright-core): what an
+ * integrator sees after `npm start`. The palette has validate-token, the sample flow's nodes open
+ * their dialogs with their properties, the client secret is never sent to the browser, and the
+ * help panel shows our help.
+ */
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const { chromium } = require('playwright-core');
+const { startLauncher } = require('../support/launcher');
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+describe('the editor in headless Chromium', function () {
+  this.timeout(90000);
+  let demo;
+  let browser;
+  let page;
+  const consoleErrors = [];
+  const failedRequests = [];
+
+  before(async () => {
+    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    demo = await startLauncher();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // As root in a sandboxed CI, and with no network beyond loopback: no background fetches.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1800, height: 1000 } });
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('requestfailed', (request) => failedRequests.push(request.url()));
+    await page.goto(`${demo.base}/`);
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="validate-token"]', { timeout: 30000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.stop();
+  });
+
+  it('shows validate-token in the palette, in the identity category, with our icon', async () => {
+    const node = page.locator('.red-ui-palette-node[data-palette-type="validate-token"]');
+    assert.equal(await node.count(), 1);
+    const category = await node.evaluate((element) => element.closest('.red-ui-palette-category').id);
+    assert.match(category, /identity/);
+    const icon = await node.locator('.red-ui-palette-icon').evaluate((element) => getComputedStyle(element).backgroundImage);
+    assert.match(icon, /identity\.svg/);
+  });
+
+  it("opens the sample flow's validate-token with its scope, and its identity-config without the secret", async () => {
+    await page.evaluate(() => {
+      const node = RED.nodes.filterNodes({ type: 'validate-token' })[0];
+      RED.editor.edit(node);
+    });
+    await page.waitForSelector('#node-input-scope');
+    assert.equal(await page.inputValue('#node-input-scope'), 'orders:read');
+    await page.screenshot({ path: 'test-output/validate-token-dialog.png' }).catch(() => undefined);
+    await page.click('#node-input-identity + a.red-ui-button');
+    await page.waitForSelector('#node-config-input-issuer');
+    assert.equal(await page.inputValue('#node-config-input-issuer'), '${IDENTITY_DEMO_ISSUER}');
+    assert.equal(await page.inputValue('#node-config-input-audience'), 'urn:node-red-contrib-identity:demo-api');
+    const secret = await page.inputValue('#node-config-input-clientSecret');
+    assert.notEqual(secret, '', 'the dialog shows that a secret is set');
+    assert.ok(!secret.includes('demo-client-secret'), 'but never the secret itself');
+    await page.screenshot({ path: 'test-output/identity-config-dialog.png' }).catch(() => undefined);
+    const html = await page.content();
+    assert.ok(!html.includes('demo-client-secret'));
+  });
+
+  it('shows our help for validate-token in the help sidebar', async () => {
+    await page.evaluate(() => {
+      RED.tray.close();
+      RED.tray.close();
+      RED.sidebar.help.show('validate-token');
+    });
+    const help = await page.waitForFunction(() => {
+      const text = document.querySelector('#red-ui-sidebar')?.innerText ?? '';
+      return text.includes('WWW-Authenticate') && text;
+    });
+    const text = await help.jsonValue();
+    assert.match(text, /Outputs/);
+    assert.match(text, /ERR_TOKEN_EXPIRED/);
+    await page.screenshot({ path: 'test-output/validate-token-help.png' }).catch(() => undefined);
+  });
+
+  it('loads without errors in the browser console, and fetches nothing outside the machine', () => {
+    assert.deepEqual(failedRequests, []);
+    assert.deepEqual(consoleErrors, []);
+  });
+});
