@@ -74,11 +74,10 @@ describe('the editor in headless Chromium', function () {
   });
 
   it('shows our help for validate-token in the help sidebar', async () => {
-    await page.evaluate(() => {
-      RED.tray.close();
-      RED.tray.close();
-      RED.sidebar.help.show('validate-token');
-    });
+    // A fresh editor, so that the dialogs of the previous test do not stand in the way.
+    await page.goto(`${demo.base}/`);
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="validate-token"]');
+    await page.evaluate(() => RED.sidebar.help.show('validate-token'));
     const help = await page.waitForFunction(() => {
       const text = document.querySelector('#red-ui-sidebar')?.innerText ?? '';
       return text.includes('WWW-Authenticate') && text;

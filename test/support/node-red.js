@@ -7,12 +7,16 @@
 const http = require('node:http');
 const path = require('node:path');
 const helper = require('node-red-node-test-helper');
-const { i18n } = require('@node-red/util');
 
-helper.init(require.resolve('node-red'));
 
-const httpInNodes = require('@node-red/nodes/core/network/21-httpin.js');
-const changeNode = require('@node-red/nodes/core/function/15-change.js');
+// NODE_RED_PATH runs the node tests against another Node-RED install (the Node-RED 5 compatibility run).
+const nodeRedMain = require.resolve(process.env.NODE_RED_PATH || 'node-red');
+const fromNodeRed = (request) => require(require.resolve(request, { paths: [path.dirname(nodeRedMain)] }));
+helper.init(nodeRedMain);
+const { i18n } = fromNodeRed('@node-red/util');
+
+const httpInNodes = fromNodeRed('@node-red/nodes/core/network/21-httpin.js');
+const changeNode = fromNodeRed('@node-red/nodes/core/function/15-change.js');
 const identityConfig = require('../../dist/identity-config.js');
 const validateToken = require('../../dist/validate-token.js');
 
