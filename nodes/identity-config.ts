@@ -45,12 +45,15 @@ export = function register(RED: NodeAPI): void {
       this.error(describeError(RED, this.configError));
     }
     const identity = this.identity;
+    let closed = false;
     if (identity) {
-      if (identity.settings.audiences.length === 0) this.warn(RED._('identity-config.warnings.noAudience'));
       this.ready = identity.warmUp();
-      this.ready.catch((error: unknown) => this.warn(RED._('identity-config.warnings.warmUpFailed', { reason: describeError(RED, error) })));
+      this.ready.catch((error: unknown) => {
+        if (!closed) this.warn(RED._('identity-config.warnings.warmUpFailed', { reason: describeError(RED, error) }));
+      });
     }
     this.on('close', (_removed, done) => {
+      closed = true; // a warm-up cut short by a redeploy is not worth a warning
       identity?.close();
       done();
     });

@@ -30,6 +30,13 @@ export = function register(RED: NodeAPI): void {
     }
     if (!config) setupError = new IdentityError('ERR_CONFIG_MISSING', 'no identity-config is selected');
     else if (config.configError) setupError = config.configError;
+    else if (!setupError) {
+      try {
+        config.identity?.assertCanValidate();
+      } catch (error) {
+        setupError = error as IdentityError;
+      }
+    }
     const identity = setupError ? undefined : config?.identity;
     const realm = identity?.settings.realm ?? 'node-red';
 

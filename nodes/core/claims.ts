@@ -55,7 +55,7 @@ export function toAuthInfo(claims: JWTPayload, roleClientId?: string): AuthInfo 
     ]),
     issuer: stringOrUndefined(claims.iss),
     audience: typeof claims.aud === 'string' ? [claims.aud] : stringList(claims.aud),
-    expiresAt: typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? new Date(claims.exp * 1000).toISOString() : undefined,
+    expiresAt: isoTime(claims.exp),
     claims,
   };
 }
@@ -83,6 +83,13 @@ function objectAt(container: unknown, key: string): Record<string, unknown> | un
   if (!Object.prototype.hasOwnProperty.call(container, key)) return undefined;
   const value = (container as Record<string, unknown>)[key];
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** A NumericDate as ISO 8601; undefined when it is not one or lies beyond what a Date can hold. */
+function isoTime(seconds: unknown): string | undefined {
+  const MAX_DATE_MS = 8.64e15;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || Math.abs(seconds * 1000) > MAX_DATE_MS) return undefined;
+  return new Date(seconds * 1000).toISOString();
 }
 
 function stringOrUndefined(value: unknown): string | undefined {

@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   ERR_CONFIG_ISSUER_MISSING: 'configuration',
   ERR_CONFIG_ISSUER_INVALID: 'configuration',
   ERR_CONFIG_INSECURE_HTTP: 'configuration',
+  ERR_CONFIG_AUDIENCE_MISSING: 'configuration',
   ERR_CONFIG_INVALID: 'configuration',
 } as const satisfies Record<string, RejectionClass>;
 

@@ -21,7 +21,7 @@ import { TokenVerifier } from './verifier';
 export interface IdentityOptions {
   /** The issuer identifier, exactly as the provider states it (required). */
   issuer: string;
-  /** Accepted audiences, space-separated or as a list; a token must carry one. Empty: not checked. */
+  /** Accepted audiences, space-separated or as a list; a token must carry one. Required to validate. */
   audience?: string | readonly string[];
   /** The client id; its Keycloak `resource_access` roles count as roles. */
   clientId?: string;
@@ -137,11 +137,25 @@ export class Identity {
   }
 
   /**
+   * Throws a `ConfigurationError` when these options cannot validate tokens: an access token must
+   * be checked against this API's audience (RFC 9068 §4, RFC 8725 §3.9), or a token the provider
+   * issued for any other API or client would be accepted. Options used only to obtain tokens may
+   * leave the audience empty.
+   */
+  assertCanValidate(): void {
+    if (this.settings.audiences.length === 0) {
+      throw new ConfigurationError('ERR_CONFIG_AUDIENCE_MISSING', 'audience',
+        'no audience is configured: tokens cannot be validated without the API identifier they must name in aud');
+    }
+  }
+
+  /**
    * Authenticates a request and applies the route's rules.
    * @returns `msg.auth` for the request
    * @throws IdentityError (never anything else for a bad request or token)
    */
   async authenticate(request: CredentialSource, rules: AccessRules): Promise<AuthInfo> {
+    this.assertCanValidate();
     const token = extractBearerToken(request, this.settings.maxTokenLength);
     const { claims } = await this.verifier.verify(token);
     const auth = toAuthInfo(claims, this.settings.clientId);

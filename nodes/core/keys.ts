@@ -75,12 +75,15 @@ export class KeyStore {
   async keyFor(kid: string | undefined, alg: string): Promise<CryptoKey> {
     let set = await this.set.get();
     let match = select(set, kid, alg);
-    // The cooldown counts from the last refetch an unknown kid caused, not from the last load: a
+    // The cooldown counts from the last refetch an unknown kid started, not from the last load: a
     // key rotated just after deploy is picked up at once, and invented kids still cost one fetch
-    // per cooldown at most.
-    if (match.length === 0 && this.options.now() - this.lastUnknownKidRefetchMs >= this.cooldownMs) {
-      this.lastUnknownKidRefetchMs = this.options.now();
-      set = await this.set.refresh();
+    // per cooldown at most. A refetch already in flight is joined, whoever started it, so requests
+    // arriving during a rotation all wait for the new key set.
+    const joining = this.set.loading;
+    if (match.length === 0 && (joining || this.options.now() - this.lastUnknownKidRefetchMs >= this.cooldownMs)) {
+      const refreshed = this.set.refresh();
+      if (!joining && this.set.loading) this.lastUnknownKidRefetchMs = this.options.now();
+      set = await refreshed;
       match = select(set, kid, alg);
     }
     if (match.length === 0) {

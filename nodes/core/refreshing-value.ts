@@ -63,6 +63,11 @@ export class RefreshingValue<T> {
     });
   }
 
+  /** Whether a load is in flight (callers that need fresh data should join it). */
+  get loading(): boolean {
+    return this.inFlight !== undefined;
+  }
+
   /** Milliseconds until a new attempt may be made (0 when one may be made now). */
   retryAfterMs(): number {
     return Math.max(0, this.nextAttemptAtMs - this.options.now());
@@ -94,11 +99,12 @@ export class RefreshingValue<T> {
       },
       (error: unknown) => {
         this.failures += 1;
-        const wait = Math.min(this.options.backoffMaxMs, this.options.backoffMinMs * 2 ** (this.failures - 1));
+        // The exponent is capped so that a long outage never turns the wait into Infinity or NaN.
+        const wait = Math.min(this.options.backoffMaxMs, this.options.backoffMinMs * 2 ** Math.min(this.failures - 1, 30));
         this.nextAttemptAtMs = this.options.now() + wait;
         this.lastError = error instanceof IdentityError
           ? error
-          : new IdentityError('ERR_HTTP_UNREACHABLE', 'unexpected failure while loading', { cause: error });
+          : new IdentityError('ERR_INTERNAL', 'unexpected failure while loading', { cause: error });
         throw this.lastError;
       },
     ).finally(() => {

@@ -14,7 +14,7 @@ import { AccessDeniedError, IdentityError } from './errors';
 
 export interface VerifierOptions {
   issuer: string;
-  /** A token must carry at least one of these in `aud`; empty means `aud` is not checked. */
+  /** A token must carry at least one of these in `aud` (never empty: see `Identity.assertCanValidate`). */
   audiences: readonly string[];
   /** Accepted JWS algorithms; only asymmetric ones (see `ASYMMETRIC_ALGORITHMS`). */
   algorithms: readonly string[];
@@ -59,7 +59,7 @@ export class TokenVerifier {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [header.alg],
         issuer: this.options.issuer,
-        audience: this.options.audiences.length > 0 ? [...this.options.audiences] : undefined,
+        audience: [...this.options.audiences],
         clockTolerance: this.options.clockToleranceSec,
         currentDate: new Date(this.options.now()),
         requiredClaims: this.requiredClaims,

@@ -44,6 +44,11 @@ describe('core: claims and access rules', () => {
     assert.equal(toAuthInfo({ appid: 'd' }).clientId, 'd');
   });
 
+  it('an exp beyond what a Date holds gives no expiresAt instead of throwing', () => {
+    assert.equal(toAuthInfo({ exp: 9e15 }).expiresAt, undefined);
+    assert.equal(toAuthInfo({ exp: 8.64e12 }).expiresAt, '+275760-09-13T00:00:00.000Z');
+  });
+
   it('audience as a list, expiresAt as ISO 8601', () => {
     const auth = toAuthInfo({ aud: 'api://orders api', exp: 1767225600 });
     assert.deepEqual(auth.audience, ['api://orders api']);

@@ -71,6 +71,16 @@ describe('core: identity options', () => {
     assert.equal(build({ issuer: t.ISSUER, timeoutMs: '2500' }).settings.timeoutMs, 2500);
   });
 
+  it('close() aborts provider calls in flight', async () => {
+    let seen;
+    const http = { getJson: (url, signal) => { seen = signal; return new Promise(() => undefined); } };
+    const identity = new Identity({ issuer: t.ISSUER, http });
+    identity.warmUp().catch(() => undefined);
+    await new Promise(setImmediate);
+    identity.close();
+    assert.equal(seen.aborted, true);
+  });
+
   it('route rules: scope and roles space-separated; anything else is ERR_CONFIG_INVALID', () => {
     assert.deepEqual(parseAccessRules('orders:read  orders:write', ''), { scopes: ['orders:read', 'orders:write'], roles: [] });
     assert.deepEqual(parseAccessRules(undefined, 'admin reader'), { scopes: [], roles: ['admin', 'reader'] });

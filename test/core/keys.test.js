@@ -51,6 +51,46 @@ describe('core: key store (RFC 7517, RFC 8725 §3.10)', () => {
     assert.equal(http.count(t.JWKS_URI), 2);
   });
 
+  it('key rotation under load: concurrent requests with the new kid all wait for the one refetch', async () => {
+    const keys = store();
+    await keys.keyFor('key-a', 'RS256');
+    jwks = { keys: [b.publicJwk, a.publicJwk] };
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => keys.keyFor('key-b', 'RS256')));
+    assert.deepEqual(results.map((result) => result.status), Array(5).fill('fulfilled'));
+    assert.equal(http.count(t.JWKS_URI), 2);
+  });
+
+  it('a refetch skipped by the backoff does not use up the cooldown', async () => {
+    const keys = store({ cooldownMs: 30_000 });
+    await keys.keyFor('key-a', 'RS256');
+    http.documents[t.JWKS_URI] = () => {
+      throw new IdentityError('ERR_HTTP_UNREACHABLE', 'down');
+    };
+    clock.advance(10 * 60_000);
+    await keys.keyFor('key-a', 'RS256'); // starts a background refresh, which fails: backoff 1 s
+    await new Promise(setImmediate);
+    await rejectsWithCode(keys.keyFor('key-b', 'RS256'), 'ERR_TOKEN_KEY_UNKNOWN'); // within the backoff: no fetch
+    assert.equal(http.count(t.JWKS_URI), 2);
+    http.documents[t.JWKS_URI] = () => ({ keys: [b.publicJwk, a.publicJwk] });
+    clock.advance(1000);
+    assert.equal((await keys.keyFor('key-b', 'RS256')).type, 'public', 'the provider is back: the new kid is fetched at once');
+  });
+
+  it('close() stops the store: a load cut short is an aborted one', async () => {
+    let signal;
+    http.documents[t.JWKS_URI] = () => new Promise((resolve, reject) => {
+      signal.addEventListener('abort', () => reject(new IdentityError('ERR_HTTP_ABORTED', 'aborted')));
+    });
+    const keys = new KeyStore({
+      http: { getJson: (url, given) => { signal = given; return http.getJson(url); } },
+      now: clock.now, jwksUri: async () => t.JWKS_URI, backoffMinMs: 0, backoffMaxMs: 0,
+    });
+    const pending = keys.keyFor('key-a', 'RS256');
+    await new Promise(setImmediate);
+    keys.close();
+    await rejectsWithCode(pending, 'ERR_JWKS_UNAVAILABLE');
+  });
+
   it('an unknown kid refetches at most once per cooldown', async () => {
     const keys = store({ cooldownMs: 30_000 });
     await keys.keyFor('key-a', 'RS256');

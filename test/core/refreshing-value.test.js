@@ -40,6 +40,28 @@ describe('core: refreshing value (cached promise, backoff, stale-while-unreachab
     assert.equal(loads(), 5);
   });
 
+  it('a long outage keeps the wait finite (no Infinity or NaN after 1,100 failures), then recovers', async () => {
+    for (const backoffMinMs of [0, 1000]) {
+      const clock = fixedClock();
+      let up = false;
+      const value = new RefreshingValue({
+        now: clock.now, maxAgeMs: 10_000, backoffMinMs, backoffMaxMs: 60_000,
+        load: async () => {
+          if (!up) throw down;
+          return 'back';
+        },
+      });
+      for (let i = 0; i < 1100; i += 1) {
+        await rejectsWithCode(value.get(), 'ERR_HTTP_UNREACHABLE').catch(() => undefined);
+        const wait = value.retryAfterMs();
+        assert.ok(Number.isFinite(wait) && wait <= 60_000, `wait ${wait} after ${i + 1} failures`);
+        clock.advance(wait);
+      }
+      up = true;
+      assert.equal(await value.get(), 'back');
+    }
+  });
+
   it('an old value is served while a background refresh runs, and replaced when it lands', async () => {
     const { clock, value, loads } = setup(['v1', 'v2']);
     assert.equal(await value.get(), 'v1');
@@ -66,9 +88,9 @@ describe('core: refreshing value (cached promise, backoff, stale-while-unreachab
     assert.equal(await value.refresh(), 'v1', 'within the backoff: no attempt, old value');
   });
 
-  it('an unexpected throw from the loader is still an IdentityError', async () => {
+  it('an unexpected throw from the loader is an IdentityError with ERR_INTERNAL, not a provider outage', async () => {
     const { value } = setup([new TypeError('boom')]);
-    await rejectsWithCode(value.get(), 'ERR_HTTP_UNREACHABLE');
+    await rejectsWithCode(value.get(), 'ERR_INTERNAL');
   });
 
   it('close() aborts the signal given to the loader', async () => {

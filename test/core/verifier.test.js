@@ -62,10 +62,6 @@ describe('core: token verification', () => {
       assert.deepEqual(auth.audience, ['account', t.AUDIENCE]);
     });
 
-    it('when no audience is configured, whatever aud says', async () => {
-      const auth = await authenticate(await t.mint(rsa, t.baseClaims({ aud: 'anything' })), { audience: '' });
-      assert.deepEqual(auth.audience, ['anything']);
-    });
 
     it('expired by less than the clock tolerance (default 30 s)', async () => {
       const token = await t.mint(rsa, t.baseClaims({ exp: t.NOW_SEC - 29 }));
@@ -212,6 +208,17 @@ describe('core: token verification', () => {
       await rejectsWithCode(authenticate(await t.mint(rsa, t.baseClaims({ iss: undefined }))), 'ERR_TOKEN_CLAIM_INVALID');
     });
 
+    it('refuses to validate at all when no audience is configured (RFC 9068 §4): ERR_CONFIG_AUDIENCE_MISSING', async () => {
+      const error = await rejectsWithCode(authenticate(await t.mint(rsa), { audience: '' }), 'ERR_CONFIG_AUDIENCE_MISSING');
+      assert.equal(error.option, 'audience');
+      assert.equal(http.calls.length, 0, 'decided before any provider call');
+    });
+
+    it('refuses an ID token meant for another client (its aud is that client)', async () => {
+      const idToken = await t.mint(rsa, t.baseClaims({ aud: 'some-spa', nonce: 'n-1', scope: undefined }), { typ: 'JWT' });
+      await rejectsWithCode(authenticate(idToken), 'ERR_TOKEN_AUDIENCE');
+    });
+
     it('refuses another audience, and a missing aud', async () => {
       await rejectsWithCode(authenticate(await t.mint(rsa, t.baseClaims({ aud: 'account' }))), 'ERR_TOKEN_AUDIENCE');
       await rejectsWithCode(authenticate(await t.mint(rsa, t.baseClaims({ aud: ['a', 'b'] }))), 'ERR_TOKEN_AUDIENCE');
@@ -259,11 +266,11 @@ describe('core: token verification', () => {
       await rejectsWithCode(authenticate(await t.mint(rsa, t.baseClaims(), { typ: undefined }), { rfc9068: true }), 'ERR_TOKEN_TYPE');
     });
 
-    for (const claim of ['sub', 'client_id', 'iat', 'jti']) {
+    for (const claim of ['sub', 'client_id', 'iat', 'jti', 'aud']) {
       it(`refuses a token without ${claim} (§2.2)`, async () => {
         const token = await t.mint(rsa, t.baseClaims({ [claim]: undefined }));
         await rejectsWithCode(authenticate(token, { rfc9068: true }), 'ERR_TOKEN_CLAIM_INVALID');
-        assert.equal((await authenticate(token)).issuer, t.ISSUER, 'outside strict mode the claim is optional');
+        if (claim !== 'aud') assert.equal((await authenticate(token)).issuer, t.ISSUER, 'outside strict mode the claim is optional');
       });
     }
   });

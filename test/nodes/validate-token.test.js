@@ -58,6 +58,17 @@ describe('validate-token through http in / http response', function () {
   afterEach(() => helper.unload());
 
   const deploy = (options = {}) => loadFlow(protectedFlow({ issuer: provider.issuer, audience: provider.audience, ...options }));
+  /** The next message validate-token sends on its second output. */
+  const nextRejection = () => new Promise((resolve) => {
+    const vt = helper.getNode('vt');
+    const onSend = (call) => {
+      const [, rejected] = call.args[0];
+      if (!rejected) return;
+      vt.removeListener('call:send', onSend);
+      resolve(rejected);
+    };
+    vt.on('call:send', onSend);
+  });
 
   describe('accepts', () => {
     it("alice's token from the provider's password grant: 200 with msg.auth, never the raw token", async () => {
@@ -137,31 +148,35 @@ describe('validate-token through http in / http response', function () {
   describe('bad token: 401 invalid_token (RFC 6750 §3.1)', () => {
     beforeEach(() => deploy());
 
+    const now = () => Math.floor(Date.now() / 1000);
     const cases = {
-      'expired (beyond the 30 s tolerance)': () => providerSigned(provider, { exp: Math.floor(Date.now() / 1000) - 60 }),
-      'not yet valid': () => providerSigned(provider, { nbf: Math.floor(Date.now() / 1000) + 120 }),
-      'another audience': () => providerSigned(provider, { aud: 'account' }),
-      'another issuer': () => providerSigned(provider, { iss: 'http://127.0.0.1:1/evil' }),
-      'no exp': () => providerSigned(provider, { exp: undefined }),
-      'alg none': async () => {
+      'expired (beyond the 30 s tolerance)': ['ERR_TOKEN_EXPIRED', () => providerSigned(provider, { exp: now() - 60 })],
+      'not yet valid': ['ERR_TOKEN_NOT_YET_VALID', () => providerSigned(provider, { nbf: now() + 120 })],
+      'another audience': ['ERR_TOKEN_AUDIENCE', () => providerSigned(provider, { aud: 'account' })],
+      'another issuer': ['ERR_TOKEN_ISSUER', () => providerSigned(provider, { iss: 'http://127.0.0.1:1/evil' })],
+      'no exp': ['ERR_TOKEN_CLAIM_INVALID', () => providerSigned(provider, { exp: undefined })],
+      'alg none': ['ERR_TOKEN_ALG_NOT_ALLOWED', async () => {
         const [, payload] = (await providerSigned(provider, {})).split('.');
         return `${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${payload}.`;
-      },
-      'a tampered payload': async () => {
+      }],
+      'a tampered payload': ['ERR_TOKEN_SIGNATURE', async () => {
         const [header, , signature] = alice.split('.');
         const claims = JSON.parse(Buffer.from(alice.split('.')[1], 'base64url'));
         claims.sub = 'mallory';
         return `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
-      },
-      'a jku header pointing elsewhere': () => providerSigned(provider, {}, { jku: 'http://127.0.0.1:1/jwks' }),
-      'an unknown kid': () => providerSigned(provider, {}, { kid: 'not-a-provider-key' }),
-      'not a JWT': async () => 'opaque-token-value',
-      'a JWE': async () => 'eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d',
+      }],
+      'a jku header pointing elsewhere': ['ERR_TOKEN_HEADER_KEY', () => providerSigned(provider, {}, { jku: 'http://127.0.0.1:1/jwks' })],
+      'an unknown kid': ['ERR_TOKEN_KEY_UNKNOWN', () => providerSigned(provider, {}, { kid: 'not-a-provider-key' })],
+      'not a JWT': ['ERR_TOKEN_MALFORMED', async () => 'opaque-token-value'],
+      'a JWE': ['ERR_TOKEN_ENCRYPTED', async () => 'eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d'],
     };
-    for (const [name, make] of Object.entries(cases)) {
-      it(name, async () => {
-        const response = await get(`Bearer ${await make()}`);
+    for (const [name, [code, make]] of Object.entries(cases)) {
+      it(`${name}: ${code}`, async () => {
+        const token = await make();
+        const rejected = nextRejection();
+        const response = await get(`Bearer ${token}`);
         assertChallenge(response, 401, 'invalid_token');
+        assert.equal((await rejected).authError.code, code);
       });
     }
 
