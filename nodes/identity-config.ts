@@ -3,8 +3,9 @@
  * points at it. It validates its options at deploy time and owns the core `Identity`: discovery,
  * keys and their caches live here and die with it.
  */
+import { Agent as HttpsAgent } from 'node:https';
 import { Identity } from './core/identity';
-import { IdentityError, isIdentityError } from './core/errors';
+import { ConfigurationError, IdentityError, isIdentityError } from './core/errors';
 import { describeError } from './shared/glue';
 import type { IdentityConfigNode } from './shared/config-node';
 import type { NodeAPI, NodeDefinition } from './shared/red';
@@ -21,11 +22,23 @@ interface IdentityConfigDefinition extends NodeDefinition {
   timeoutMs?: number | string;
   allowInsecureHttp?: boolean;
   backoffMinMs?: number | string;
+  authMethod?: string;
+  tokenEndpoint?: string;
+  authorizationEndpoint?: string;
+  keyId?: string;
+  /** A Node-RED tls-config node: custom CA, client certificate (mTLS), server certificate checks. */
+  tls?: string;
+}
+
+/** The part of Node-RED's tls-config node that we use: it fills Node's TLS options. */
+interface TlsConfigNode {
+  addTLSOptions(options: Record<string, unknown>): Record<string, unknown>;
 }
 
 export = function register(RED: NodeAPI): void {
   function IdentityConfig(this: IdentityConfigNode, definition: IdentityConfigDefinition): void {
     RED.nodes.createNode(this, definition);
+    const credentials = this.credentials ?? {};
     try {
       this.identity = new Identity({
         issuer: definition.issuer,
@@ -39,6 +52,14 @@ export = function register(RED: NodeAPI): void {
         timeoutMs: definition.timeoutMs,
         allowInsecureHttp: definition.allowInsecureHttp === true,
         backoffMinMs: definition.backoffMinMs,
+        authMethod: definition.authMethod,
+        clientSecret: credentials.clientSecret,
+        privateKey: credentials.privateKey,
+        certificate: credentials.certificate,
+        keyId: definition.keyId,
+        tokenEndpoint: definition.tokenEndpoint,
+        authorizationEndpoint: definition.authorizationEndpoint,
+        httpsAgent: tlsAgent(definition.tls),
       });
     } catch (error) {
       this.configError = isIdentityError(error) ? error : new IdentityError('ERR_CONFIG_INVALID', String(error));
@@ -59,7 +80,21 @@ export = function register(RED: NodeAPI): void {
     });
   }
 
+  /** An https agent with the tls-config node's options, or undefined when none is selected. */
+  function tlsAgent(id: string | undefined): HttpsAgent | undefined {
+    if (!id) return undefined;
+    const tls = RED.nodes.getNode(id) as unknown as TlsConfigNode | null;
+    if (!tls || typeof tls.addTLSOptions !== 'function') {
+      throw new ConfigurationError('ERR_CONFIG_TLS_MISSING', 'tls', 'the selected tls-config node does not exist');
+    }
+    return new HttpsAgent(tls.addTLSOptions({ keepAlive: true }));
+  }
+
   RED.nodes.registerType('identity-config', IdentityConfig, {
-    credentials: { clientSecret: { type: 'password' } },
+    credentials: {
+      clientSecret: { type: 'password' },
+      privateKey: { type: 'password' },
+      certificate: { type: 'text' },
+    },
   });
 };

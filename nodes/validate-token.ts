@@ -6,6 +6,7 @@
 import { rejectionFor } from './core/challenge';
 import { IdentityError, isIdentityError } from './core/errors';
 import { parseAccessRules } from './core/identity';
+import { reportSetup, setupProblem } from './shared/setup';
 import type { AccessRules } from './core/claims';
 import type { IdentityConfigNode } from './shared/config-node';
 import { describeError, errorStatus, runAsync } from './shared/glue';
@@ -22,21 +23,9 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, definition);
     const config = RED.nodes.getNode(definition.identity) as IdentityConfigNode | null;
     let rules: AccessRules = { scopes: [], roles: [] };
-    let setupError: IdentityError | undefined;
-    try {
+    const setupError = setupProblem(config, () => {
       rules = parseAccessRules(definition.scope, definition.roles);
-    } catch (error) {
-      setupError = error as IdentityError;
-    }
-    if (!config) setupError = new IdentityError('ERR_CONFIG_MISSING', 'no identity-config is selected');
-    else if (config.configError) setupError = config.configError;
-    else if (!setupError) {
-      try {
-        config.identity?.assertCanValidate();
-      } catch (error) {
-        setupError = error as IdentityError;
-      }
-    }
+    }, (identity) => identity.assertCanValidate());
     const identity = setupError ? undefined : config?.identity;
     const realm = identity?.settings.realm ?? 'node-red';
 
@@ -50,12 +39,8 @@ export = function register(RED: NodeAPI): void {
     const ready: NodeStatus = { fill: 'green', shape: 'dot', text: RED._('validate-token.status.ready') };
     let providerDown = false;
 
-    if (setupError) {
-      // The config node logs its own errors; log here only what is wrong with this node.
-      if (setupError !== config?.configError) this.error(describeError(RED, setupError));
-      show(errorStatus(setupError));
-    } else {
-      show({ fill: 'yellow', shape: 'ring', text: RED._('validate-token.status.connecting') });
+    reportSetup(RED, this, config, setupError, show, { fill: 'yellow', shape: 'ring', text: RED._('validate-token.status.connecting') });
+    if (!setupError) {
       config?.ready?.then(() => show(ready), (error: unknown) => {
         if (isIdentityError(error)) show(errorStatus(error));
       });

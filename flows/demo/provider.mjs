@@ -1,10 +1,12 @@
 // Embedded demo identity provider for node-red-contrib-identity.
 //
 // Wraps oidc-provider (an OpenID Certified authorization server) with a fixed
-// configuration that the demo flows and the test suites can rely on: one
-// confidential client, two users, one API resource whose access tokens are
-// RFC 9068 JWTs, plus the resource owner password grant (which oidc-provider
-// does not ship) registered through its custom grant extension point.
+// configuration that the demo flows and the test suites can rely on: three
+// clients (client secret, private_key_jwt, public with PKCE), two users, one
+// API resource whose access tokens are RFC 9068 JWTs, plus two grants that
+// oidc-provider does not ship, registered through its custom grant extension
+// point: the resource owner password grant and token exchange (RFC 8693).
+// A minimal login page serves the authorization code flow's interaction.
 // startDemoProvider() adds what tests need around it: an ephemeral loopback
 // port, request counters, signing key rotation/removal, and stop/start on the
 // same port to simulate an identity provider outage.
@@ -15,10 +17,20 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import {
+  calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify,
+} from 'jose';
 import { Provider, errors } from 'oidc-provider';
 
 export const DEMO_CLIENT_ID = 'demo-client';
+// Authenticates with a JWT signed by its private key (private_key_jwt); the
+// public key is registered inline in its metadata.
+export const DEMO_JWT_CLIENT_ID = 'demo-jwt-client';
+// No client authentication (token_endpoint_auth_method none); PKCE required.
+export const DEMO_PUBLIC_CLIENT_ID = 'demo-public-client';
+export const DEMO_REDIRECT_URI = 'http://127.0.0.1:1880/callback';
+export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 export const DEMO_AUDIENCE = 'urn:node-red-contrib-identity:demo-api';
 
 // `scopes` are the API scopes each user may be granted; `roles` end up in the
@@ -39,10 +51,15 @@ export const DEMO_USERS = Object.freeze({
 const API_SCOPES = ['orders:read', 'orders:write'];
 const OIDC_SCOPES = ['openid', 'offline_access'];
 const SIGNING_ALG = 'RS256';
-const REDIRECT_URI = 'http://127.0.0.1:1880/callback';
 
 const PASSWORD_GRANT = 'password';
 const PASSWORD_GRANT_PARAMS = ['username', 'password', 'scope', 'resource'];
+const TOKEN_EXCHANGE_PARAMS = [
+  'subject_token', 'subject_token_type', 'scope', 'resource', 'audience', 'requested_token_type',
+];
+
+const FORM_BODY_LIMIT = 10 * 1024;
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 // Refresh tokens rotate on every use, so each one only needs to cover a demo
 // session; the grant behind them must outlive the whole chain of rotations.
@@ -53,6 +70,37 @@ async function generateSigningKey() {
   const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
   const jwk = await exportJWK(privateKey);
   return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: SIGNING_ALG, use: 'sig' };
+}
+
+async function generateJwtClientKey() {
+  const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: SIGNING_ALG, use: 'sig' };
+}
+
+function publicJwk(jwk) {
+  const { key_ops: _ops, ext: _ext, ...rest } = jwk;
+  for (const member of PRIVATE_JWK_MEMBERS) delete rest[member];
+  return rest;
+}
+
+// A caller's private JWK for demo-jwt-client; kid and alg are filled in when
+// missing so that the registered public key and assertions agree on them.
+async function normaliseJwtClientKey(jwk) {
+  if (!jwk || typeof jwk !== 'object' || !jwk.d) {
+    throw new TypeError('jwtClientKey must be a private JWK');
+  }
+  const defaultAlg = { RSA: 'RS256', EC: 'ES256', OKP: 'EdDSA' }[jwk.kty];
+  return {
+    ...jwk,
+    kid: jwk.kid ?? await calculateJwkThumbprint(publicJwk(jwk)),
+    alg: jwk.alg ?? defaultAlg,
+  };
+}
+
+const HTML_ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+function escapeHtml(value) {
+  return String(value ?? '').replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]);
 }
 
 // Compares digests so that the comparison time does not depend on how much of
@@ -142,16 +190,103 @@ function createAdapter(store) {
   };
 }
 
-// Builds (does not listen) a Provider instance. `store` is optional shared
-// adapter storage so that a rebuilt Provider keeps the previous one's state.
+function htmlPage(title, body) {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 24rem; margin: 4rem auto; padding: 0 1rem; }
+label, input, button { display: block; width: 100%; box-sizing: border-box; }
+input { margin: 0.25rem 0 1rem; padding: 0.5rem; }
+button { padding: 0.5rem; }
+.error { color: #b00020; }
+</style>
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+}
+
+function sendHtml(res, status, html) {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  // No scripts, no frames, no external assets. No form-action: browsers apply
+  // it to the redirects after the post, which end at the client's callback.
+  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.end(html);
+}
+
+function loginPage({ action, clientId, scope, username = '', error }) {
+  return htmlPage('Sign in · demo identity provider', `<h1>Sign in</h1>
+<p>to <strong>${escapeHtml(clientId)}</strong>${scope ? ` for <code>${escapeHtml(scope)}</code>` : ''}</p>
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>\n` : ''}<form method="post" action="${escapeHtml(action)}">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(username)}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>
+<p><small>Demo users: alice / alice-password, bob / bob-password.</small></p>`);
+}
+
+function errorPage(title, message) {
+  return htmlPage(title, `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(message)}</p>`);
+}
+
+class BodyTooLarge extends Error {}
+
+// The form body, at most FORM_BODY_LIMIT bytes, as URLSearchParams.
+function readForm(req) {
+  if (req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body)) {
+    // Already parsed by a body parser mounted in front of the handler.
+    return Promise.resolve(new URLSearchParams(Object.entries(req.body).map(([k, v]) => [k, String(v)])));
+  }
+  if (Number(req.headers['content-length']) > FORM_BODY_LIMIT) {
+    return Promise.reject(new BodyTooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (chunk) => {
+      size += chunk.length;
+      if (size > FORM_BODY_LIMIT) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
+    req.on('error', reject);
+  });
+}
+
+// Builds (does not listen) a Provider instance and the request handler that
+// serves it together with the login page. `store` is optional shared adapter
+// storage and `cookieKeys` optional cookie signing keys, so that a rebuilt
+// Provider keeps the previous one's state and browser sessions.
 export async function createDemoProvider({
   issuer,
   clientSecret,
   signingKeys,
+  jwtClientKey,
+  redirectUris,
   accessTokenTtlSec = 300,
   store = new Map(),
+  cookieKeys = [crypto.randomBytes(32).toString('base64url')],
 }) {
   const keys = signingKeys?.length ? signingKeys : [await generateSigningKey()];
+  const clientKey = jwtClientKey ? await normaliseJwtClientKey(jwtClientKey) : await generateJwtClientKey();
+  const redirects = [...new Set([DEMO_REDIRECT_URI, ...(redirectUris ?? [])])];
+  const issuerUrl = issuer.replace(/\/+$/, '');
 
   // Only the API is a resource server; its tokens are JWTs signed with the
   // first (current) key, named explicitly rather than left to keystore order.
@@ -170,6 +305,10 @@ export async function createDemoProvider({
     return resourceServerInfo;
   }
 
+  // `act` claims of tokens being issued by token exchange, read back by
+  // extraTokenClaims (which would otherwise overwrite anything set on them).
+  const actClaims = new WeakMap();
+
   const provider = new Provider(issuer, {
     adapter: createAdapter(store),
     clients: [{
@@ -178,25 +317,63 @@ export async function createDemoProvider({
       // client_secret_post is accepted too: oidc-provider treats basic and
       // post as interchangeable for a client registered with either.
       token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [
+        'client_credentials', 'refresh_token', PASSWORD_GRANT, 'authorization_code', TOKEN_EXCHANGE_GRANT_TYPE,
+      ],
+      response_types: ['code'],
+      redirect_uris: redirects,
+    }, {
+      client_id: DEMO_JWT_CLIENT_ID,
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [publicJwk(clientKey)] },
       grant_types: ['client_credentials', 'refresh_token', PASSWORD_GRANT, 'authorization_code'],
       response_types: ['code'],
-      redirect_uris: [REDIRECT_URI],
+      redirect_uris: redirects,
+    }, {
+      client_id: DEMO_PUBLIC_CLIENT_ID,
+      token_endpoint_auth_method: 'none',
+      grant_types: ['refresh_token', PASSWORD_GRANT, 'authorization_code'],
+      response_types: ['code'],
+      redirect_uris: redirects,
     }],
-    // Random per instance: cookies only matter for browser interactions,
-    // which this demo does not serve.
-    cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
-    // Confidential server-side clients only; no browser origin is trusted.
+    // Signs the login interaction cookies only.
+    cookies: { keys: cookieKeys },
+    // Server-side clients only; no browser origin is trusted.
     clientBasedCORS: () => false,
     findAccount,
     jwks: { keys: structuredClone(keys) },
     rotateRefreshToken: true,
+    // oidc-provider drops a requested offline_access unless prompt=consent is
+    // also requested (OpenID Connect Core section 11), so refresh tokens from
+    // the authorization code flow are issued, as by the password grant,
+    // whenever the client may refresh; they never end with the login session.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    // Public clients (auth method none) must use PKCE; for the others it is
+    // optional. Only S256 is supported.
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    interactions: {
+      // Absolute, so that the login page stays under the issuer's path when
+      // the provider is mounted under a prefix.
+      url: async (_ctx, interaction) => `${issuerUrl}/interaction/${interaction.uid}`,
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = errorPage('Sign-in error', `${out.error}: ${out.error_description ?? ''}`);
+    },
     extraTokenClaims: async (_ctx, token) => {
-      const user = token.accountId && DEMO_USERS[token.accountId];
-      return user ? { realm_access: { roles: [...user.roles] } } : undefined;
+      const claims = {};
+      if (token.accountId && Object.hasOwn(DEMO_USERS, token.accountId)) {
+        claims.realm_access = { roles: [...DEMO_USERS[token.accountId].roles] };
+      }
+      if (actClaims.has(token)) {
+        claims.act = actClaims.get(token);
+      }
+      return Object.keys(claims).length ? claims : undefined;
     },
     features: {
-      // The dev login pages announce themselves on stderr; no interactive
-      // flow is needed yet.
+      // The dev login pages announce themselves on stderr; the login page is
+      // served by handleInteraction below instead.
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       resourceIndicators: {
@@ -205,8 +382,8 @@ export async function createDemoProvider({
         // userinfo-only one.
         defaultResource: async () => DEMO_AUDIENCE,
         getResourceServerInfo: async (ctx, resourceIndicator) => getResourceServerInfo(ctx, resourceIndicator),
-        // Refreshes keep the audience of the original token, even when the
-        // refresh token also carries `openid`.
+        // Refreshes and code exchanges keep the audience of the grant, even
+        // when `openid` was requested too.
         useGrantedResource: async () => true,
       },
     },
@@ -308,15 +485,204 @@ export async function createDemoProvider({
     }).filter(([, value]) => value !== undefined));
   }, PASSWORD_GRANT_PARAMS);
 
-  return { provider, signingKeys: keys };
+  // JWT access tokens are not stored by oidc-provider, so a subject token is
+  // checked as a resource server would: signature against this provider's
+  // signing keys (all of them, as the JWKS endpoint publishes them), issuer,
+  // audience and type.
+  const accessTokenKeys = createLocalJWKSet({ keys: keys.map(publicJwk) });
+
+  // Token exchange (RFC 8693) for access tokens of the demo API: the client
+  // trades a user's access token for one with the same subject and at most
+  // the same scopes, naming itself as the actor.
+  provider.registerGrantType(TOKEN_EXCHANGE_GRANT_TYPE, async (ctx) => {
+    const { client, params } = ctx.oidc;
+    for (const name of ['subject_token', 'subject_token_type']) {
+      if (!params[name]) {
+        throw new errors.InvalidRequest(`missing required parameter '${name}'`);
+      }
+    }
+    if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+      throw new errors.InvalidRequest(`unsupported subject_token_type, only ${ACCESS_TOKEN_TYPE} is supported`);
+    }
+    if (params.requested_token_type !== undefined && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
+      throw new errors.InvalidRequest(`unsupported requested_token_type, only ${ACCESS_TOKEN_TYPE} is supported`);
+    }
+    for (const name of ['resource', 'audience']) {
+      if (params[name] !== undefined && params[name] !== DEMO_AUDIENCE) {
+        throw new errors.InvalidTarget(`${name} must be ${DEMO_AUDIENCE}`);
+      }
+    }
+
+    let subject;
+    try {
+      ({ payload: subject } = await jwtVerify(params.subject_token, accessTokenKeys, {
+        issuer: provider.issuer,
+        audience: DEMO_AUDIENCE,
+        typ: 'at+jwt',
+        algorithms: [SIGNING_ALG],
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch {
+      throw new errors.InvalidGrant('invalid subject_token');
+    }
+
+    const subjectScopes = new Set(typeof subject.scope === 'string' ? subject.scope.split(' ') : []);
+    const requested = params.scope === undefined ? [...subjectScopes] : params.scope.split(' ');
+    const scope = [...new Set(requested)]
+      .filter((value) => subjectScopes.has(value) && API_SCOPES.includes(value))
+      .join(' ');
+
+    const at = new provider.AccessToken({
+      accountId: subject.sub,
+      client,
+      gty: TOKEN_EXCHANGE_GRANT_TYPE,
+      resourceServer: new provider.ResourceServer(DEMO_AUDIENCE, getResourceServerInfo(ctx, DEMO_AUDIENCE)),
+      scope: scope || undefined,
+    });
+    // A subject token that was itself exchanged keeps its chain of actors.
+    actClaims.set(at, { sub: client.clientId, ...(subject.act ? { act: subject.act } : {}) });
+    ctx.oidc.entity('AccessToken', at);
+    const accessToken = await at.save();
+
+    ctx.body = Object.fromEntries(Object.entries({
+      access_token: accessToken,
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: at.tokenType,
+      expires_in: at.expiration,
+      scope: at.scope || undefined,
+    }).filter(([, value]) => value !== undefined));
+  }, TOKEN_EXCHANGE_PARAMS);
+
+  // Login for the authorization code flow, in one step: the credentials are
+  // checked against DEMO_USERS and consent is given at once for what the user
+  // may have of the requested scopes (the rest is recorded as rejected, so
+  // oidc-provider does not prompt again).
+  async function grantFor(details, accountId, user) {
+    const { params } = details;
+    const clientId = params.client_id;
+    let grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+    if (!grant || grant.accountId !== accountId || grant.clientId !== clientId) {
+      grant = new provider.Grant({ accountId, clientId });
+    }
+    const requested = new Set(typeof params.scope === 'string' ? params.scope.split(' ') : []);
+    const oidcScope = OIDC_SCOPES.filter((value) => requested.has(value)).join(' ');
+    if (oidcScope) grant.addOIDCScope(oidcScope);
+
+    const resources = params.resource === undefined ? [DEMO_AUDIENCE] : [params.resource].flat();
+    for (const resource of resources) {
+      const wanted = API_SCOPES.filter((value) => requested.has(value));
+      const granted = wanted.filter((value) => user.scopes.includes(value));
+      const rejected = wanted.filter((value) => !user.scopes.includes(value));
+      if (granted.length) grant.addResourceScope(resource, granted.join(' '));
+      if (rejected.length) grant.rejectResourceScope(resource, rejected.join(' '));
+    }
+    // Claims requested through the claims parameter, if any.
+    const missingClaims = details.prompt?.details?.missingOIDCClaims;
+    if (missingClaims?.length) grant.addOIDCClaims(missingClaims);
+    return grant.save();
+  }
+
+  async function handleInteraction(req, res, uid) {
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      res.statusCode = 405;
+      res.setHeader('Allow', 'GET, POST');
+      res.end();
+      return;
+    }
+
+    let details;
+    try {
+      details = await provider.interactionDetails(req, res);
+    } catch (error) {
+      if (error instanceof errors.SessionNotFound) {
+        sendHtml(res, 400, errorPage('Sign-in expired', 'This sign-in is unknown or has expired. Start again from the application.'));
+        return;
+      }
+      throw error;
+    }
+    if (details.uid !== uid) {
+      sendHtml(res, 400, errorPage('Sign-in expired', 'This sign-in is unknown or has expired. Start again from the application.'));
+      return;
+    }
+
+    const page = {
+      action: `${issuerUrl}/interaction/${encodeURIComponent(uid)}`,
+      clientId: details.params.client_id,
+      scope: details.params.scope,
+    };
+    if (req.method === 'GET') {
+      sendHtml(res, 200, loginPage(page));
+      return;
+    }
+
+    let form;
+    try {
+      form = await readForm(req);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        res.setHeader('Connection', 'close');
+        sendHtml(res, 413, errorPage('Request too large', 'The form is too large.'));
+        return;
+      }
+      throw error;
+    }
+    const username = form.get('username') ?? '';
+    const user = authenticate(username, form.get('password') ?? '');
+    if (!user) {
+      sendHtml(res, 200, loginPage({ ...page, username, error: 'Invalid username or password.' }));
+      return;
+    }
+
+    const grantId = await grantFor(details, username, user);
+    await provider.interactionFinished(req, res, {
+      login: { accountId: username },
+      consent: { grantId },
+    }, { mergeWithLastSubmission: false });
+  }
+
+  const callback = provider.callback();
+  const interactionPath = /^\/interaction\/([A-Za-z0-9_-]+)\/?$/;
+
+  // Serves /interaction/:uid itself and everything else through oidc-provider.
+  // Paths are relative to where the handler is mounted (express strips the
+  // mount prefix from req.url).
+  function handler(req, res) {
+    const { pathname } = new URL(req.url, 'http://127.0.0.1');
+    const match = interactionPath.exec(pathname);
+    if (!match) {
+      callback(req, res);
+      return;
+    }
+    handleInteraction(req, res, match[1]).catch(() => {
+      if (!res.headersSent) {
+        sendHtml(res, 500, errorPage('Server error', 'The sign-in could not be completed.'));
+      } else {
+        res.destroy();
+      }
+    });
+  }
+
+  return {
+    provider, handler, signingKeys: keys, jwtClientKey: clientKey,
+  };
 }
+
+// The same builder under the name used by launchers that mount `handler`.
+export const createDemoApp = createDemoProvider;
 
 // Listens on 127.0.0.1 and serves the provider at the root path. Key changes
 // rebuild the Provider (its keystore is fixed at construction) behind the same
-// socket and the same adapter storage.
-export async function startDemoProvider({ port = 0, clientSecret = 'demo-client-secret', accessTokenTtlSec } = {}) {
+// socket, the same adapter storage, cookie keys and client key.
+export async function startDemoProvider({
+  port = 0,
+  clientSecret = 'demo-client-secret',
+  accessTokenTtlSec,
+  redirectUris,
+  jwtClientKey,
+} = {}) {
   const requests = new Map();
   const store = new Map();
+  const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
   let handler;
   let closed = false;
 
@@ -352,12 +718,21 @@ export async function startDemoProvider({ port = 0, clientSecret = 'demo-client-
   const issuer = `http://127.0.0.1:${boundPort}`;
 
   let signingKeys;
+  let clientKey = jwtClientKey;
   async function rebuild(keys) {
     const built = await createDemoProvider({
-      issuer, clientSecret, signingKeys: keys, accessTokenTtlSec, store,
+      issuer,
+      clientSecret,
+      signingKeys: keys,
+      jwtClientKey: clientKey,
+      redirectUris,
+      accessTokenTtlSec,
+      store,
+      cookieKeys,
     });
     signingKeys = built.signingKeys;
-    handler = built.provider.callback();
+    clientKey = built.jwtClientKey;
+    handler = built.handler;
   }
 
   await rebuild();
@@ -368,6 +743,9 @@ export async function startDemoProvider({ port = 0, clientSecret = 'demo-client-
     requests,
     get signingKeys() {
       return signingKeys;
+    },
+    get jwtClientKey() {
+      return clientKey;
     },
     async rotateSigningKey() {
       const key = await generateSigningKey();

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
- * `npm start`: Node-RED with this package's nodes and the sample flow "protected API", and the demo
- * identity provider (oidc-provider) mounted at /idp, all on http://127.0.0.1:<PORT> (default 1880).
+ * `npm start`: Node-RED with this package's nodes and all the sample flows of flows/*.json, and the
+ * demo identity provider (oidc-provider) mounted at /idp, all on http://127.0.0.1:<PORT> (default
+ * 1880). The provider issues 3-minute access tokens, as Keycloak and IFS do by default.
  *
  * Node-RED keeps its files in a project-local user directory (.node-red-demo/, never ~/.node-red);
  * the package is linked into its node_modules so that Node-RED loads it as an installed module,
- * with its Import ▸ Examples. On the first start the sample flow is deployed, with the demo client
- * secret given as a Node-RED credential (encrypted in flows_cred.json, never in flows.json).
+ * with its Import ▸ Examples. On the first start the sample flows are deployed, with the demo client
+ * secret given to each identity-config as a Node-RED credential (encrypted in flows_cred.json,
+ * never in flows.json). The flows read the provider and their own URLs from the environment:
+ * IDENTITY_DEMO_ISSUER, IDENTITY_DEMO_ORDERS_URL and IDENTITY_DEMO_CALLBACK_URL, set here.
  *
  * Environment: PORT (0 picks a free port), NODE_RED_DEMO_DIR (the user directory),
  * DEMO_CLIENT_SECRET (default "demo-client-secret").
@@ -20,7 +23,11 @@ const RED = require('node-red');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const HOST = '127.0.0.1';
-const SAMPLE_FLOW = path.join(ROOT, 'flows', 'protected-api.json');
+const FLOWS_DIR = path.join(ROOT, 'flows');
+// The first tab of the editor; the other sample flows follow in file name order.
+const FIRST_FLOW = 'protected-api.json';
+// Like Keycloak's and IFS's defaults: short enough that the session sample refreshes during a demo.
+const ACCESS_TOKEN_TTL_SEC = 180;
 
 async function main() {
   const port = Number(process.env.PORT ?? 1880);
@@ -36,12 +43,21 @@ async function main() {
   });
   const base = `http://${HOST}:${server.address().port}`;
   const issuer = `${base}/idp`;
-  process.env.IDENTITY_DEMO_ISSUER = issuer; // read by the sample flow's identity-config: ${IDENTITY_DEMO_ISSUER}
+  const callback = `${base}/callback`;
+  // Read by the sample flows as ${...} properties when Node-RED starts them.
+  process.env.IDENTITY_DEMO_ISSUER = issuer; // every identity-config's issuer
+  process.env.IDENTITY_DEMO_ORDERS_URL = `${base}/api/orders`; // the http request nodes calling the protected API
+  process.env.IDENTITY_DEMO_CALLBACK_URL = callback; // the authorization-code login's redirect URI
 
   const { createDemoProvider } = await import('./provider.mjs');
-  const { provider } = await createDemoProvider({ issuer, clientSecret });
-  app.use('/idp', provider.callback());
+  // The handler serves the provider and its login page; it must be mounted through express, which
+  // sets req.originalUrl, so that oidc-provider knows its /idp prefix.
+  const { handler } = await createDemoProvider({
+    issuer, clientSecret, redirectUris: [callback], accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC,
+  });
+  app.use('/idp', handler);
 
+  const sampleFlows = readSampleFlows();
   const firstStart = !fs.existsSync(path.join(userDir, 'flows.json'));
   RED.init(server, {
     userDir,
@@ -59,11 +75,17 @@ async function main() {
   app.use('/', RED.httpAdmin);
   app.use('/', RED.httpNode);
   await RED.start();
-  if (firstStart) await deploySampleFlow(clientSecret);
+  if (firstStart) await deploySampleFlows(sampleFlows, clientSecret);
+  else noteMissingSamples(sampleFlows, userDir);
 
   console.log(`\nNode-RED editor and flows: ${base}/`);
   console.log(`Demo identity provider:     ${issuer} (client demo-client, users alice and bob)`);
-  console.log(`Protected endpoint:         ${base}/api/orders\n`);
+  console.log(`Protected endpoint:         ${base}/api/orders`);
+  console.log(`Token endpoint:             POST ${base}/token  {"username","password"}`);
+  console.log(`Refresh endpoint:           POST ${base}/refresh  {"refresh_token"}`);
+  console.log(`Machine to machine:         GET  ${base}/m2m/orders`);
+  console.log(`Session:                    POST ${base}/session/login, then GET ${base}/session/orders`);
+  console.log(`Login (authorization code): ${base}/login in a browser\n`);
 
   const stop = async () => {
     await RED.stop();
@@ -88,8 +110,37 @@ function linkPackage(userDir) {
   fs.symlinkSync(ROOT, link, 'dir');
 }
 
-async function deploySampleFlow(clientSecret) {
-  const flows = JSON.parse(fs.readFileSync(SAMPLE_FLOW, 'utf8'));
+/** Every flows/*.json, protected-api first: one array of nodes, whose ids must not collide. */
+function readSampleFlows() {
+  const files = fs.readdirSync(FLOWS_DIR).filter((file) => file.endsWith('.json'))
+    .sort((a, b) => (a === FIRST_FLOW ? -1 : b === FIRST_FLOW ? 1 : a.localeCompare(b)));
+  const flows = files.flatMap((file) => JSON.parse(fs.readFileSync(path.join(FLOWS_DIR, file), 'utf8')));
+  const ids = new Set();
+  for (const node of flows) {
+    if (typeof node.id !== 'string' || !node.id || ids.has(node.id)) {
+      throw new Error(`a sample flow node has a missing or shared id (${node.id}): each id must be unique`);
+    }
+    ids.add(node.id);
+  }
+  return flows;
+}
+
+/** A user directory from an earlier start keeps its flows; say how to get sample flows added since. */
+function noteMissingSamples(flows, userDir) {
+  let deployed;
+  try {
+    deployed = new Set(JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8')).map((node) => node.id));
+  } catch {
+    return;
+  }
+  const missing = flows.filter((node) => node.type === 'tab' && !deployed.has(node.id)).map((node) => node.label);
+  if (missing.length) {
+    console.log(`\nNot deployed here (added since the first start): ${missing.join(', ')}. `
+      + `Import them from Import ▸ Examples ▸ node-red-contrib-identity, or delete ${userDir} to start over.`);
+  }
+}
+
+async function deploySampleFlows(flows, clientSecret) {
   for (const node of flows) {
     if (node.type === 'identity-config') node.credentials = { clientSecret };
   }

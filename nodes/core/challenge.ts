@@ -9,6 +9,7 @@
  *   challenge, since the client's credentials are not at fault.
  */
 import { AccessDeniedError, IdentityError, ProviderUnavailableError, type ErrorCode } from './errors';
+import { OAuthError } from './token-client';
 
 export interface Rejection {
   statusCode: number;
@@ -72,3 +73,35 @@ function unavailableDescription(error: IdentityError): string {
 function headerSafe(text: string): string {
   return text.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, "'").slice(0, 300);
 }
+
+/**
+ * The answer of a token endpoint built in a flow (get-token, refresh-token) when no token could be
+ * had (RFC 6749 §5.2): the provider's own OAuth error with its status, 400 for a message that lacks
+ * its input, 401 `login_required` without a session, 502 for a provider answer that is not OAuth,
+ * 503 with `Retry-After` when the provider cannot be reached or the node is misconfigured. Always
+ * `Cache-Control: no-store` and `Pragma: no-cache` (§5.1).
+ */
+export function tokenFailureFor(error: IdentityError): Rejection {
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+  const answer = (statusCode: number, code: string, description: string): Rejection => ({
+    statusCode, headers, payload: { error: code, error_description: headerSafe(description) }, code: error.code,
+  });
+  switch (error.rejectionClass) {
+    case 'provider_rejected': {
+      const oauth = error instanceof OAuthError ? error : undefined;
+      return answer(oauth?.status ?? 400, oauth?.error ?? 'invalid_request', oauth?.error_description ?? error.message);
+    }
+    case 'invalid_request':
+      return answer(400, 'invalid_request', error.message);
+    case 'login_required':
+      return answer(401, 'login_required', error.message);
+    case 'bad_gateway':
+      return answer(502, 'server_error', 'the identity provider answered something that is not an OAuth response');
+    default: {
+      const rejection = rejectionFor(error, '');
+      headers['Retry-After'] = rejection.headers['Retry-After'] ?? String(CONFIGURATION_RETRY_AFTER_SEC);
+      return answer(503, 'temporarily_unavailable', rejection.payload.error_description);
+    }
+  }
+}
+

@@ -13,6 +13,8 @@ export interface ProviderMetadata {
   issuer: string;
   jwks_uri?: string;
   token_endpoint?: string;
+  authorization_endpoint?: string;
+  authorization_response_iss_parameter_supported?: boolean;
   [member: string]: unknown;
 }
 
@@ -68,7 +70,8 @@ function checkMetadata(body: unknown, issuer: string, source: string, allowInsec
       `the provider names its issuer "${metadata.issuer}", but "${issuer}" is configured; they must be equal, character for character`,
     );
   }
-  for (const member of ['jwks_uri', 'token_endpoint'] as const) {
+  // These URLs are fetched, posted to, or become a redirect's Location: each must pass the same rule.
+  for (const member of ['jwks_uri', 'token_endpoint', 'authorization_endpoint'] as const) {
     const value = metadata[member];
     if (value === undefined) continue;
     let url: URL;

@@ -18,7 +18,10 @@ export type RejectionClass =
   | 'invalid_token' // 401
   | 'insufficient_scope' // 403
   | 'unavailable' // 503 with Retry-After
-  | 'configuration'; // 503: the node cannot work until it is reconfigured
+  | 'configuration' // 503: the node cannot work until it is reconfigured
+  | 'provider_rejected' // the provider's own OAuth error (RFC 6749 §5.2), passed on with its status
+  | 'bad_gateway' // 502: the provider answered something that is not OAuth
+  | 'login_required'; // 401: no session (refresh-token in session mode) or the user must log in again
 
 export const ERROR_CODES = {
   // The request (RFC 6750 §2)
@@ -63,6 +66,20 @@ export const ERROR_CODES = {
   ERR_HTTP_ABORTED: 'unavailable',
   // A bug of ours: answered 503 (fail closed) and logged, never a 500
   ERR_INTERNAL: 'unavailable',
+  // Token requests (RFC 6749 §4-§6, RFC 8693, RFC 7636)
+  ERR_GRANT_INVALID: 'provider_rejected', // invalid_grant: wrong password, expired or reused refresh token, bad code
+  ERR_GRANT_REJECTED: 'provider_rejected', // any other OAuth error: invalid_client, invalid_scope, …
+  ERR_TOKEN_RESPONSE_INVALID: 'bad_gateway',
+  ERR_CLIENT_REJECTED: 'bad_gateway', // invalid_client / unauthorized_client: the flow's own client is refused
+  ERR_INPUT_TOKENS_MISSING: 'invalid_request',
+  ERR_TOKEN_ENDPOINT_UNAVAILABLE: 'unavailable',
+  ERR_INPUT_CREDENTIALS_MISSING: 'invalid_request',
+  ERR_INPUT_REFRESH_TOKEN_MISSING: 'invalid_request',
+  ERR_INPUT_SUBJECT_TOKEN_MISSING: 'invalid_request',
+  ERR_INPUT_PARAMS_INVALID: 'invalid_request',
+  ERR_LOGIN_STATE_INVALID: 'invalid_request',
+  ERR_LOGIN_DENIED: 'provider_rejected',
+  ERR_SESSION_MISSING: 'login_required',
   // Configuration (raised at deploy time)
   ERR_CONFIG_MISSING: 'configuration',
   ERR_CONFIG_ISSUER_MISSING: 'configuration',
@@ -70,6 +87,9 @@ export const ERROR_CODES = {
   ERR_CONFIG_INSECURE_HTTP: 'configuration',
   ERR_CONFIG_AUDIENCE_MISSING: 'configuration',
   ERR_CONFIG_INVALID: 'configuration',
+  ERR_CONFIG_CLIENT_MISSING: 'configuration',
+  ERR_CONFIG_PRIVATE_KEY_INVALID: 'configuration',
+  ERR_CONFIG_TLS_MISSING: 'configuration',
 } as const satisfies Record<string, RejectionClass>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

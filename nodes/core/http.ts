@@ -31,9 +31,24 @@ export interface JsonResponse {
   url: string;
 }
 
+/** The answer to a POST: any status, and the body parsed as JSON when it is JSON. */
+export interface FormResponse {
+  status: number;
+  /** The parsed body, or undefined when it is empty or not JSON (an HTML error page, say). */
+  body: unknown;
+  /** The media type of the answer, lower-cased, without parameters. */
+  contentType: string;
+}
+
 export interface HttpClient {
   /** GET a URL and parse its body as JSON; any status other than 2xx is an `ERR_HTTP_STATUS`. */
   getJson(url: string, signal?: AbortSignal): Promise<JsonResponse>;
+  /**
+   * POST an `application/x-www-form-urlencoded` body and return whatever status comes back (OAuth
+   * errors arrive as 400/401 with a JSON body). Redirects are not followed: a token endpoint that
+   * redirects is answered as it is, and the caller decides.
+   */
+  postForm(url: string, form: URLSearchParams, headers: Record<string, string>, signal?: AbortSignal): Promise<FormResponse>;
 }
 
 export const HTTP_DEFAULTS = Object.freeze({
@@ -86,7 +101,28 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
     }
   }
 
-  return { getJson };
+  async function postForm(url: string, form: URLSearchParams, headers: Record<string, string>, signal?: AbortSignal): Promise<FormResponse> {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const response = await instance.post<string>(url, form.toString(), {
+      signal: combined,
+      headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
+    }).catch((error: unknown) => {
+      throw transportError(error, url, timeoutMs, maxResponseBytes, deadline.aborted);
+    });
+    const contentType = String(response.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    let body: unknown;
+    if (typeof response.data === 'string' && response.data.length > 0) {
+      try {
+        body = JSON.parse(response.data);
+      } catch {
+        body = undefined;
+      }
+    }
+    return { status: response.status, body, contentType };
+  }
+
+  return { getJson, postForm };
 }
 
 /** The provider answered, but not with 2xx; `status` lets callers tell 404 from 503. */

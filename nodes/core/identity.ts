@@ -10,12 +10,15 @@
 import type { Agent as HttpsAgent } from 'node:https';
 import { extractBearerToken, BEARER_DEFAULTS, type CredentialSource } from './bearer';
 import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo } from './claims';
+import { loadClientKey, type ClientKey } from './client-key';
 import { fetchMetadata, type ProviderMetadata } from './discovery';
 import { ConfigurationError, IdentityError } from './errors';
 import { createHttpClient, HTTP_DEFAULTS, type HttpClient } from './http';
 import { ASYMMETRIC_ALGORITHMS, KEY_DEFAULTS, KeyStore } from './keys';
 import { RefreshingValue } from './refreshing-value';
 import { parseProviderUrl } from './urls';
+import { CLIENT_AUTH_METHODS, TokenClient, type ClientAuthMethod } from './token-client';
+import { TokenService } from './tokens';
 import { TokenVerifier } from './verifier';
 
 export interface IdentityOptions {
@@ -51,6 +54,20 @@ export interface IdentityOptions {
   keysCooldownMs?: number | string;
   /** TLS settings for https providers. */
   httpsAgent?: HttpsAgent;
+  /** How the client authenticates at the token endpoint. Default client_secret_basic. */
+  authMethod?: ClientAuthMethod | string;
+  /** The client secret (client_secret_basic and client_secret_post). */
+  clientSecret?: string;
+  /** For private_key_jwt: a PEM private key or a private JWK as JSON. */
+  privateKey?: string;
+  /** For private_key_jwt: the PEM certificate of that key, for the `x5t#S256` header. */
+  certificate?: string;
+  /** For private_key_jwt: the `kid` of client assertions. */
+  keyId?: string;
+  /** Token endpoint used instead of the discovered `token_endpoint`. */
+  tokenEndpoint?: string;
+  /** Authorization endpoint used instead of the discovered `authorization_endpoint`. */
+  authorizationEndpoint?: string;
   /** Clock in ms since the epoch (tests give a fixed one). Default Date.now. */
   now?: () => number;
   /** HTTP client (tests may give one that fails on demand). */
@@ -82,6 +99,9 @@ export interface IdentitySettings {
   backoffMinMs: number;
   backoffMaxMs: number;
   keysCooldownMs: number;
+  authMethod: ClientAuthMethod;
+  tokenEndpoint: string | undefined;
+  authorizationEndpoint: string | undefined;
 }
 
 export class Identity {
@@ -89,6 +109,8 @@ export class Identity {
   private readonly metadataValue: RefreshingValue<ProviderMetadata>;
   private readonly keys: KeyStore;
   private readonly verifier: TokenVerifier;
+  private readonly tokenService: TokenService | undefined;
+  private readonly tokenProblem: ConfigurationError | undefined;
 
   /** Validates the options; throws a `ConfigurationError` (at deploy time) when one is wrong. */
   constructor(options: IdentityOptions) {
@@ -114,6 +136,34 @@ export class Identity {
       cooldownMs: settings.keysCooldownMs,
       ...backoff,
     });
+    // A bad client key only keeps this identity from obtaining tokens; validation still works.
+    let clientKey: ClientKey | undefined;
+    let keyProblem: ConfigurationError | undefined;
+    if (settings.authMethod === 'private_key_jwt' && options.privateKey?.trim()) {
+      try {
+        clientKey = loadClientKey(options.privateKey, options.certificate, options.keyId?.trim());
+      } catch (error) {
+        keyProblem = error as ConfigurationError;
+      }
+    }
+    this.tokenProblem = keyProblem ?? tokenProblem(settings, options.clientSecret, clientKey);
+    if (!this.tokenProblem && settings.clientId) {
+      const client = new TokenClient({
+        http,
+        now,
+        endpoint: () => this.endpoint('token_endpoint', settings.tokenEndpoint),
+        client: { clientId: settings.clientId, method: settings.authMethod, clientSecret: options.clientSecret, privateKey: clientKey },
+      });
+      this.tokenService = new TokenService({
+        client,
+        now,
+        clientId: settings.clientId,
+        issuer: settings.issuer,
+        authorizationEndpoint: () => this.endpoint('authorization_endpoint', settings.authorizationEndpoint),
+        issParameterSupported: async () => !settings.authorizationEndpoint
+          && (await this.metadataValue.get()).authorization_response_iss_parameter_supported === true,
+      });
+    }
     this.verifier = new TokenVerifier({
       issuer: settings.issuer,
       audiences: settings.audiences,
@@ -163,10 +213,33 @@ export class Identity {
     return auth;
   }
 
-  /** Stops in-flight provider calls; the instance is not used afterwards. */
+  /** Throws a `ConfigurationError` when these options cannot obtain tokens (no client id, secret or key). */
+  assertCanRequestTokens(): void {
+    if (this.tokenProblem) throw this.tokenProblem;
+  }
+
+  /** Obtaining tokens: grants, caches, pending logins. */
+  get tokens(): TokenService {
+    this.assertCanRequestTokens();
+    return this.tokenService as TokenService;
+  }
+
+  /** Stops in-flight provider calls and forgets cached tokens; the instance is not used afterwards. */
   close(): void {
     this.metadataValue.close();
     this.keys.close();
+    this.tokenService?.clear();
+  }
+
+  /** A configured endpoint, or the one the provider's metadata names. */
+  private async endpoint(member: 'token_endpoint' | 'authorization_endpoint', override: string | undefined): Promise<string> {
+    if (override) return override;
+    const metadata = await this.metadataValue.get();
+    const value = metadata[member];
+    if (typeof value !== 'string') {
+      throw new IdentityError('ERR_DISCOVERY_INVALID', `the provider metadata has no ${member}`);
+    }
+    return value;
   }
 
   private async jwksUri(): Promise<string> {
@@ -205,6 +278,12 @@ function validateOptions(options: IdentityOptions): IdentitySettings {
         `algorithm "${alg}" is not accepted; choose from ${ASYMMETRIC_ALGORITHMS.join(' ')}`);
     }
   }
+  const authMethod = (options.authMethod?.trim() || 'client_secret_basic') as ClientAuthMethod;
+  if (!CLIENT_AUTH_METHODS.includes(authMethod)) {
+    throw new ConfigurationError('ERR_CONFIG_INVALID', 'authMethod', `authMethod must be one of ${CLIENT_AUTH_METHODS.join(' ')}`);
+  }
+  const endpointOption = (value: string | undefined, option: string): string | undefined =>
+    (value?.trim() ? parseProviderUrl(value.trim(), option, allowInsecureHttp).href : undefined);
   const backoffMinMs = numberOption(options.backoffMinMs, 'backoffMinMs', IDENTITY_DEFAULTS.backoffMinMs, 0, 3_600_000);
   return {
     issuer,
@@ -222,7 +301,24 @@ function validateOptions(options: IdentityOptions): IdentitySettings {
     backoffMinMs,
     backoffMaxMs: numberOption(options.backoffMaxMs, 'backoffMaxMs', Math.max(backoffMinMs, IDENTITY_DEFAULTS.backoffMaxMs), backoffMinMs, 3_600_000),
     keysCooldownMs: numberOption(options.keysCooldownMs, 'keysCooldownMs', KEY_DEFAULTS.cooldownMs, 0, 3_600_000),
+    authMethod,
+    tokenEndpoint: endpointOption(options.tokenEndpoint, 'tokenEndpoint'),
+    authorizationEndpoint: endpointOption(options.authorizationEndpoint, 'authorizationEndpoint'),
   };
+}
+
+/** What keeps these options from obtaining tokens, if anything (reported by the nodes that need them). */
+function tokenProblem(settings: IdentitySettings, clientSecret: string | undefined, clientKey: ClientKey | undefined): ConfigurationError | undefined {
+  if (!settings.clientId) {
+    return new ConfigurationError('ERR_CONFIG_CLIENT_MISSING', 'clientId', 'a client id is needed to request tokens');
+  }
+  if ((settings.authMethod === 'client_secret_basic' || settings.authMethod === 'client_secret_post') && !clientSecret) {
+    return new ConfigurationError('ERR_CONFIG_CLIENT_MISSING', 'clientSecret', `${settings.authMethod} needs the client secret`);
+  }
+  if (settings.authMethod === 'private_key_jwt' && !clientKey) {
+    return new ConfigurationError('ERR_CONFIG_PRIVATE_KEY_INVALID', 'privateKey', 'private_key_jwt needs the private key');
+  }
+  return undefined;
 }
 
 function listOption(value: string | readonly string[] | undefined): string[] {

@@ -26,6 +26,12 @@ export interface NodeDefinition {
   wires?: string[][];
 }
 
+/** A context scope (flow or global) of a node; `store` picks one of the configured context stores. */
+export interface ContextScope {
+  get(key: string, store: string | undefined, callback: (error: Error | null, value: unknown) => void): void;
+  set(key: string, value: unknown, store: string | undefined, callback: (error: Error | null) => void): void;
+}
+
 export interface RuntimeNode {
   id: string;
   type: string;
@@ -38,6 +44,7 @@ export interface RuntimeNode {
   log(message: string): void;
   warn(message: string): void;
   error(message: string | Error, msg?: NodeMessage): void;
+  context(): { flow: ContextScope; global: ContextScope };
 }
 
 export interface NodeAPI {
@@ -51,4 +58,10 @@ export interface NodeAPI {
     ): void;
   };
   _(key: string, substitutions?: Record<string, string | number>): string;
+  util: {
+    evaluateNodeProperty(
+      value: string, type: string, node: RuntimeNode, msg: NodeMessage,
+      callback: (error: Error | null, result: unknown) => void,
+    ): void;
+  };
 }

@@ -47,6 +47,9 @@ describe('core: discovery', () => {
   it('refuses a jwks_uri over plain http to another host, or another scheme', async () => {
     await rejectsWithCode(fetchWith({ [OIDC]: t.discoveryDocument({ jwks_uri: 'http://keys.example.test/jwks' }) }), 'ERR_DISCOVERY_INVALID');
     await rejectsWithCode(fetchWith({ [OIDC]: t.discoveryDocument({ jwks_uri: 'file:///etc/passwd' }) }), 'ERR_DISCOVERY_INVALID');
+    // authorization_endpoint becomes the Location of a login redirect: never javascript: or plain http elsewhere.
+    await rejectsWithCode(fetchWith({ [OIDC]: t.discoveryDocument({ authorization_endpoint: 'javascript:alert(1)' }) }), 'ERR_DISCOVERY_INVALID');
+    await rejectsWithCode(fetchWith({ [OIDC]: t.discoveryDocument({ authorization_endpoint: 'http://evil.test/auth' }) }), 'ERR_DISCOVERY_INVALID');
   });
 
   it('a provider that cannot be reached or answers 5xx: ERR_DISCOVERY_UNAVAILABLE with the transport cause', async () => {

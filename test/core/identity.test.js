@@ -81,6 +81,49 @@ describe('core: identity options', () => {
     assert.equal(seen.aborted, true);
   });
 
+  describe('options for obtaining tokens', () => {
+    const crypto = require('node:crypto');
+    const pem = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+
+    it('authMethod defaults to client_secret_basic; an unknown one is ERR_CONFIG_INVALID', () => {
+      assert.equal(build({ issuer: t.ISSUER }).settings.authMethod, 'client_secret_basic');
+      assert.equal(throwsWithCode(() => build({ issuer: t.ISSUER, authMethod: 'client_secret_jwt' }), 'ERR_CONFIG_INVALID').option, 'authMethod');
+    });
+
+    it('endpoint overrides are checked like the issuer', () => {
+      throwsWithCode(() => build({ issuer: t.ISSUER, tokenEndpoint: 'http://idp.example.test/token' }), 'ERR_CONFIG_INSECURE_HTTP');
+      throwsWithCode(() => build({ issuer: t.ISSUER, authorizationEndpoint: 'nope' }), 'ERR_CONFIG_INVALID');
+      assert.equal(build({ issuer: t.ISSUER, tokenEndpoint: `${t.ISSUER}/token` }).settings.tokenEndpoint, `${t.ISSUER}/token`);
+    });
+
+    it('what is missing to request tokens is told by assertCanRequestTokens, not at construction', () => {
+      const cases = [
+        [{}, 'ERR_CONFIG_CLIENT_MISSING', 'clientId'],
+        [{ clientId: 'app' }, 'ERR_CONFIG_CLIENT_MISSING', 'clientSecret'],
+        [{ clientId: 'app', authMethod: 'client_secret_post' }, 'ERR_CONFIG_CLIENT_MISSING', 'clientSecret'],
+        [{ clientId: 'app', authMethod: 'private_key_jwt' }, 'ERR_CONFIG_PRIVATE_KEY_INVALID', 'privateKey'],
+        [{ clientId: 'app', authMethod: 'private_key_jwt', privateKey: 'garbage' }, 'ERR_CONFIG_PRIVATE_KEY_INVALID', 'privateKey'],
+      ];
+      for (const [options, code, option] of cases) {
+        const identity = build({ issuer: t.ISSUER, ...options });
+        assert.equal(throwsWithCode(() => identity.assertCanRequestTokens(), code).option, option);
+        throwsWithCode(() => identity.tokens, code);
+      }
+      for (const options of [
+        { clientId: 'app', clientSecret: 's' },
+        { clientId: 'app', authMethod: 'none' },
+        { clientId: 'app', authMethod: 'private_key_jwt', privateKey: pem },
+      ]) {
+        build({ issuer: t.ISSUER, ...options }).assertCanRequestTokens();
+      }
+    });
+
+    it('a bad private key does not keep the identity from validating tokens', () => {
+      const identity = build({ issuer: t.ISSUER, audience: 'api', clientId: 'app', authMethod: 'private_key_jwt', privateKey: 'garbage' });
+      identity.assertCanValidate();
+    });
+  });
+
   it('route rules: scope and roles space-separated; anything else is ERR_CONFIG_INVALID', () => {
     assert.deepEqual(parseAccessRules('orders:read  orders:write', ''), { scopes: ['orders:read', 'orders:write'], roles: [] });
     assert.deepEqual(parseAccessRules(undefined, 'admin reader'), { scopes: [], roles: ['admin', 'reader'] });

@@ -10,11 +10,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { ROOT, startLauncher } = require('../support/launcher');
 
-/** The shell lines of the README's quick start block (between the quickstart markers). */
-function readmeCurlLines() {
+/** The shell lines of a README block marked `<!-- name -->`. */
+function readmeCurlLines(name = 'quickstart-curl') {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const block = /<!-- quickstart-curl -->\s*```(?:sh|bash)\n([\s\S]*?)```/.exec(readme);
-  assert.ok(block, 'README.md has a quickstart-curl block');
+  const block = new RegExp(`<!-- ${name} -->\\s*\`\`\`(?:sh|bash)\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  assert.ok(block, `README.md has a ${name} block`);
   return block[1];
 }
 
@@ -48,11 +48,27 @@ describe('npm start: Node-RED with the demo provider, and the README quick start
     assert.match(stdout, /WWW-Authenticate: Bearer realm="orders", error="insufficient_scope", error_description="[^"]+", scope="orders:read"/i);
   });
 
+  it("runs the README's token endpoint, refresh and machine-to-machine lines as written", async () => {
+    const port = new URL(base).port;
+    const script = readmeCurlLines('tokens-curl').replaceAll('127.0.0.1:1880', `127.0.0.1:${port}`);
+    const { error, stdout, stderr } = await bash(`${script}\n`);
+    assert.equal(error, null, `${stderr}\n${stdout}`);
+    const answers = stdout.replace(/}{/g, '}\n{').trim().split('\n').map((line) => JSON.parse(line));
+    assert.equal(answers.length, 4, stdout);
+    const [token, refreshed, reused, m2m] = answers;
+    assert.equal(token.token_type, 'Bearer');
+    assert.equal(JSON.parse(Buffer.from(token.access_token.split('.')[1], 'base64url')).sub, 'alice');
+    assert.equal(typeof refreshed.refresh_token, 'string');
+    assert.equal(reused.error, 'invalid_grant');
+    assert.equal(m2m.statusCode ?? 200, 200);
+    assert.ok(JSON.stringify(m2m).includes('demo-client'), JSON.stringify(m2m));
+  });
+
   it('serves the editor with our nodes, and the sample flow under Import ▸ Examples', async () => {
     assert.equal((await fetch(`${base}/`)).status, 200);
     const nodes = await (await fetch(`${base}/nodes`, { headers: { accept: 'application/json' } })).json();
     const ours = nodes.filter((set) => set.module === 'node-red-contrib-identity');
-    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['identity-config', 'validate-token']);
+    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['get-token', 'identity-config', 'refresh-token', 'validate-token']);
     assert.ok(ours.every((set) => set.enabled && !set.err), JSON.stringify(ours));
     const examples = await (await fetch(`${base}/library/examples/flows/node-red-contrib-identity`)).json();
     assert.ok(JSON.stringify(examples).includes('protected-api'), JSON.stringify(examples));

@@ -44,14 +44,18 @@ describe('the editor in headless Chromium', function () {
     await demo?.stop();
   });
 
-  it('shows validate-token in the palette, in the identity category, with our icon', async () => {
-    const node = page.locator('.red-ui-palette-node[data-palette-type="validate-token"]');
-    assert.equal(await node.count(), 1);
-    const category = await node.evaluate((element) => element.closest('.red-ui-palette-category').id);
-    assert.match(category, /identity/);
-    const icon = await node.locator('.red-ui-palette-icon').evaluate((element) => getComputedStyle(element).backgroundImage);
-    assert.match(icon, /identity\.svg/);
-  });
+  for (const [type, icon] of [['validate-token', 'identity.svg'], ['get-token', 'token.svg'], ['refresh-token', 'token.svg']]) {
+    it(`shows ${type} in the palette, in the identity category, with its icon`, async () => {
+      const node = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+      assert.equal(await node.count(), 1);
+      const category = await node.evaluate((element) => element.closest('.red-ui-palette-category').id);
+      assert.match(category, /identity/);
+      const image = await node.locator('.red-ui-palette-icon').evaluate((element) => getComputedStyle(element).backgroundImage);
+      assert.ok(image.includes(icon), image);
+      const loaded = await page.evaluate(async (url) => (await fetch(url)).status, image.replace(/^url\("?|"?\)$/g, ''));
+      assert.equal(loaded, 200);
+    });
+  }
 
   it("opens the sample flow's validate-token with its scope, and its identity-config without the secret", async () => {
     await page.evaluate(() => {
@@ -72,6 +76,14 @@ describe('the editor in headless Chromium', function () {
     const html = await page.content();
     assert.ok(!html.includes('demo-client-secret'));
   });
+
+  for (const type of ['get-token', 'refresh-token']) {
+    it(`shows the help of ${type}`, async () => {
+      const help = await page.evaluate((name) => RED.nodes.getNodeHelp(name), type);
+      assert.match(help, /<h3>Outputs<\/h3>/);
+      assert.match(help, /ERR_GRANT_INVALID/);
+    });
+  }
 
   it('shows our help for validate-token in the help sidebar', async () => {
     // A fresh editor, so that the dialogs of the previous test do not stand in the way.

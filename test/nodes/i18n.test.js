@@ -2,7 +2,8 @@
 /**
  * Catalogs and help pages, checked against the code that uses them.
  *
- * For each node type of package.json: every key that its runtime file, the shared glue and its
+ * For each node type (those of package.json, and the token nodes, whose editor and help come before
+ * their runtime): every key that its runtime file, the shared glue and its
  * editor HTML pass to `RED._` / `this._` / `data-i18n` exists in the en-US catalog; every catalog
  * key is used (no dead keys); the placeholders the code fills are the ones the text shows; and the
  * help page follows Node-RED's help style guide (one-sentence summary, Inputs/Outputs/Details/
@@ -16,17 +17,36 @@ const { ERROR_CODES } = require('../../dist/core/errors');
 const root = path.resolve(__dirname, '../..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const MODULE = pkg.name;
-const TYPES = Object.keys(pkg['node-red'].nodes);
+const TYPES = [...new Set([...Object.keys(pkg['node-red'].nodes), 'get-token', 'refresh-token'])];
 const LOCALE = 'en-US';
 const CODES = Object.keys(ERROR_CODES);
 
-/** Which codes a help page must explain: validate-token answers them all; the config node owns the provider. */
+/** Codes that only a request for tokens meets (get-token, refresh-token), never a validation. */
+const TOKEN_REQUEST_CODES = [
+  'ERR_GRANT_INVALID', 'ERR_GRANT_REJECTED', 'ERR_CLIENT_REJECTED', 'ERR_TOKEN_RESPONSE_INVALID', 'ERR_TOKEN_ENDPOINT_UNAVAILABLE',
+  'ERR_INPUT_CREDENTIALS_MISSING', 'ERR_INPUT_REFRESH_TOKEN_MISSING', 'ERR_INPUT_SUBJECT_TOKEN_MISSING',
+  'ERR_INPUT_TOKENS_MISSING', 'ERR_INPUT_PARAMS_INVALID', 'ERR_LOGIN_STATE_INVALID', 'ERR_LOGIN_DENIED', 'ERR_SESSION_MISSING',
+  'ERR_CONFIG_CLIENT_MISSING', 'ERR_CONFIG_PRIVATE_KEY_INVALID',
+];
+/** The provider and the configuration as a token request meets them: no key set, no audience (both only validate). */
+const PROVIDER_CODES = CODES.filter((code) => (ERROR_CODES[code] === 'unavailable' && !code.startsWith('ERR_JWKS_'))
+  || (ERROR_CODES[code] === 'configuration' && code !== 'ERR_CONFIG_AUDIENCE_MISSING'));
+const COMMON_TOKEN_CODES = ['ERR_GRANT_INVALID', 'ERR_GRANT_REJECTED', 'ERR_CLIENT_REJECTED', 'ERR_TOKEN_RESPONSE_INVALID', ...PROVIDER_CODES];
+
+/** Which codes a help page must explain: each node those it can meet; the config node owns the provider. */
 const HELP_CODES = {
-  'validate-token': CODES,
-  'identity-config': CODES.filter((code) => ERROR_CODES[code] === 'unavailable' || ERROR_CODES[code] === 'configuration'),
+  'validate-token': CODES.filter((code) => !TOKEN_REQUEST_CODES.includes(code)),
+  // and the provider refusing the configured client (ERR_CLIENT_REJECTED), which only its settings can fix
+  'identity-config': CODES.filter((code) => ERROR_CODES[code] === 'unavailable' || ERROR_CODES[code] === 'configuration'
+    || code === 'ERR_CLIENT_REJECTED'),
+  'get-token': [...COMMON_TOKEN_CODES, 'ERR_INPUT_CREDENTIALS_MISSING', 'ERR_INPUT_SUBJECT_TOKEN_MISSING',
+    'ERR_INPUT_PARAMS_INVALID', 'ERR_LOGIN_STATE_INVALID', 'ERR_LOGIN_DENIED'],
+  'refresh-token': [...COMMON_TOKEN_CODES, 'ERR_INPUT_REFRESH_TOKEN_MISSING', 'ERR_INPUT_TOKENS_MISSING', 'ERR_SESSION_MISSING'],
 };
 
 const read = (...parts) => fs.readFileSync(path.join(root, ...parts), 'utf8');
+/** Whether a node type's runtime is written yet (the token nodes' editor and help come first). */
+const hasRuntime = (type) => fs.existsSync(path.join(root, 'nodes', `${type}.ts`));
 const catalogOf = (type) => JSON.parse(read('nodes', 'locales', LOCALE, `${type}.json`));
 const NODE_RED_CATALOG = JSON.parse(fs.readFileSync(
   path.join(path.dirname(require.resolve('@node-red/nodes/package.json')), 'locales', LOCALE, 'messages.json'), 'utf8'));
@@ -183,7 +203,9 @@ function collectUsages() {
   }
 
   for (const type of TYPES) {
-    for (const [file, source] of [[`nodes/${type}.ts`, read('nodes', `${type}.ts`)], [`nodes/${type}.html`, read('nodes', `${type}.html`)]]) {
+    const sources = [[`nodes/${type}.html`, read('nodes', `${type}.html`)]];
+    if (hasRuntime(type)) sources.unshift([`nodes/${type}.ts`, read('nodes', `${type}.ts`)]);
+    for (const [file, source] of sources) {
       for (const call of translationCalls(source)) {
         if (call.dynamic) problems.push(`${file}: a translation key is computed at run time`);
         else usages.push({ ...resolve(call.key, type), placeholders: call.placeholders, file });
@@ -268,6 +290,7 @@ describe('i18n catalogs', () => {
           assert.ok(fs.existsSync(path.join(root, 'nodes', file)), `nodes/${file} is missing`);
           assert.ok(read('dist', file) === read('nodes', file), `dist/${file} differs from nodes/${file}: run npm run build`);
         }
+        if (hasRuntime(type)) assert.ok(type in pkg['node-red'].nodes, `package.json does not register ${type}`);
         const icon = /\bicon\s*:\s*["']([^"']+)["']/.exec(read('nodes', `${type}.html`));
         if (icon) {
           assert.ok(fs.existsSync(path.join(root, 'icons', icon[1])), `icons/${icon[1]} is missing`);
@@ -285,7 +308,9 @@ describe('i18n catalogs', () => {
         assert.deepEqual([...new Set(missing)], []);
       });
 
-      it('every catalog key is used', () => {
+      it('every catalog key is used', function () {
+        // Until its runtime exists, the keys only the runtime uses (status texts) cannot be checked.
+        if (!hasRuntime(type)) this.skip();
         const used = new Set(own.map((usage) => usage.key));
         const dead = [...flatten(catalogOf(type)).keys()].filter((key) => !used.has(key));
         assert.deepEqual(dead, []);
@@ -309,6 +334,22 @@ describe('i18n catalogs', () => {
           for (const name of shown) if (!names.has(name)) mismatches.push(`${key}: __${name}__ is shown but never filled`);
         }
         assert.deepEqual(mismatches, []);
+      });
+
+      it('every property its runtime reads is in the editor defaults, with a field of the same name', function () {
+        if (!hasRuntime(type)) this.skip();
+        const runtime = /interface \w+Definition extends NodeDefinition \{([\s\S]*?)\n\}/.exec(read('nodes', `${type}.ts`));
+        assert.ok(runtime, `nodes/${type}.ts declares no <Type>Definition interface`);
+        const properties = [...runtime[1].matchAll(/^\s*(\w+)\??\s*:/gm)].map((match) => match[1]);
+        const html = read('nodes', `${type}.html`);
+        const start = /\bdefaults\s*[:=]\s*\{/.exec(html);
+        assert.ok(start, `nodes/${type}.html has no defaults`);
+        const open = start.index + start[0].length - 1;
+        const defaults = propertyNames(html.slice(open, skipGroup(html, open)));
+        assert.ok(defaults, 'defaults must be an object literal');
+        assert.deepEqual(properties.filter((name) => !defaults.includes(name)), [], 'missing from defaults');
+        const fields = properties.filter((name) => !new RegExp(`id="node-(?:config-)?input-${name}"`).test(html));
+        assert.deepEqual(fields, [], 'no node-input-<key> field');
       });
 
       it('its editor HTML has a template, no help and no literal text', () => {

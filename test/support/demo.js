@@ -4,10 +4,46 @@ const jose = require('jose');
 
 const CLIENT_SECRET = 'test-client-secret';
 
-async function startProvider() {
+async function startProvider(options = {}) {
   const demo = await import('../../flows/demo/provider.mjs');
-  const provider = await demo.startDemoProvider({ clientSecret: CLIENT_SECRET });
-  return Object.assign(provider, { audience: demo.DEMO_AUDIENCE, clientId: demo.DEMO_CLIENT_ID });
+  const provider = await demo.startDemoProvider({ clientSecret: CLIENT_SECRET, ...options });
+  return Object.assign(provider, {
+    audience: demo.DEMO_AUDIENCE, clientId: demo.DEMO_CLIENT_ID, jwtClientId: demo.DEMO_JWT_CLIENT_ID, publicClientId: demo.DEMO_PUBLIC_CLIENT_ID,
+  });
+}
+
+/**
+ * What a browser does between a login redirect and the callback: follows the provider's redirects
+ * with its cookies, posts the credentials to the demo login page, and returns the URL the provider
+ * finally sends the browser to (the flow's callback, with code and state).
+ */
+async function browserLogin(authorizationUrl, redirectUri, { username = 'alice', password = 'alice-password' } = {}) {
+  const cookies = new Map();
+  const go = async (url, init = {}) => {
+    const res = await fetch(url, {
+      redirect: 'manual', ...init,
+      headers: { ...init.headers, cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; ') },
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const index = pair.indexOf('=');
+      cookies.set(pair.slice(0, index).trim(), pair.slice(index + 1));
+    }
+    return res;
+  };
+  let location = new URL(authorizationUrl);
+  for (let hops = 0; hops < 10; hops += 1) {
+    let res = await go(location);
+    if (res.status === 200 && /^\/(?:idp\/)?interaction\//.test(location.pathname)) {
+      res = await go(location, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username, password }),
+      });
+    }
+    if (res.status < 300 || res.status >= 400) throw new Error(`${location} answered ${res.status}: ${await res.text()}`);
+    location = new URL(res.headers.get('location'), location);
+    if (location.href.startsWith(redirectUri)) return location;
+  }
+  throw new Error('too many redirects');
 }
 
 async function tokenEndpoint(provider) {
@@ -47,4 +83,4 @@ async function providerSigned(provider, claims, header = {}) {
   return new jose.SignJWT(clean).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header }).sign(privateKey);
 }
 
-module.exports = { CLIENT_SECRET, startProvider, tokenResponse, passwordToken, providerSigned };
+module.exports = { CLIENT_SECRET, startProvider, browserLogin, tokenResponse, passwordToken, providerSigned };

@@ -17,8 +17,12 @@ const { i18n } = fromNodeRed('@node-red/util');
 
 const httpInNodes = fromNodeRed('@node-red/nodes/core/network/21-httpin.js');
 const changeNode = fromNodeRed('@node-red/nodes/core/function/15-change.js');
+const httpRequestNode = fromNodeRed('@node-red/nodes/core/network/21-httprequest.js');
+const tlsConfigNode = fromNodeRed('@node-red/nodes/core/network/05-tls.js');
 const identityConfig = require('../../dist/identity-config.js');
 const validateToken = require('../../dist/validate-token.js');
+const getToken = require('../../dist/get-token.js');
+const refreshToken = require('../../dist/refresh-token.js');
 
 let nodeApp;
 let bridgedApp;
@@ -35,11 +39,12 @@ const MODULE = 'node-red-contrib-identity';
 const withCatalog = (register, name) => (RED) => register(Object.assign(Object.create(RED), {
   _: (key, substitutions) => i18n._(key.includes(':') ? key : `${MODULE}/${name}:${key}`, substitutions),
 }));
-const NODES = [captureHttpNode, httpInNodes, changeNode, withCatalog(identityConfig, 'identity-config'), withCatalog(validateToken, 'validate-token')];
+const OUR_NODES = { 'identity-config': identityConfig, 'validate-token': validateToken, 'get-token': getToken, 'refresh-token': refreshToken };
+const NODES = [captureHttpNode, httpInNodes, changeNode, httpRequestNode, tlsConfigNode, ...Object.entries(OUR_NODES).map(([name, register]) => withCatalog(register, name))];
 
 async function registerCatalogs() {
   const locales = path.resolve(__dirname, '../../dist/locales');
-  for (const name of ['identity-config', 'validate-token']) {
+  for (const name of Object.keys(OUR_NODES)) {
     await i18n.registerMessageCatalog(`${MODULE}/${name}`, locales, `${name}.json`);
   }
 }
