@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const https = require('node:https');
 const path = require('node:path');
-const { helper, startNodeRed, loadFlow, request, statusesOf } = require('../support/node-red');
+const { helper, startNodeRed, loadFlow, request, statusesOf, logged } = require('../support/node-red');
 
 const fixtures = path.join(__dirname, '..', 'fixtures');
 const read = (name) => fs.readFileSync(path.join(fixtures, name), 'utf8');
@@ -68,6 +68,8 @@ describe('identity-config with a tls-config node (custom CA, client certificate)
     const response = await request('/m2m');
     assert.equal(response.status, 503);
     assert.equal(statusesOf(helper.getNode('gt')).at(-1).text, 'ERR_TOKEN_ENDPOINT_UNAVAILABLE');
+    const warning = logged('WARN').find((entry) => entry.id === 'gt');
+    assert.match(String(warning?.msg), /^ERR_TOKEN_ENDPOINT_UNAVAILABLE: .*\(ERR_HTTP_TLS\)$/);
   });
 
   it('a tls-config that does not exist: ERR_CONFIG_TLS_MISSING, 503', async () => {
