@@ -22,6 +22,7 @@ interface IdentityConfigDefinition extends NodeDefinition {
   timeoutMs?: number | string;
   allowInsecureHttp?: boolean;
   backoffMinMs?: number | string;
+  tokenCacheEntries?: number | string;
   authMethod?: string;
   tokenEndpoint?: string;
   authorizationEndpoint?: string;
@@ -52,6 +53,7 @@ export = function register(RED: NodeAPI): void {
         timeoutMs: definition.timeoutMs,
         allowInsecureHttp: definition.allowInsecureHttp === true,
         backoffMinMs: definition.backoffMinMs,
+        tokenCacheEntries: definition.tokenCacheEntries,
         authMethod: definition.authMethod,
         clientSecret: credentials.clientSecret,
         privateKey: credentials.privateKey,

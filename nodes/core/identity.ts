@@ -20,6 +20,7 @@ import { parseProviderUrl } from './urls';
 import { CLIENT_AUTH_METHODS, TokenClient, type ClientAuthMethod } from './token-client';
 import { TokenService } from './tokens';
 import { TokenVerifier } from './verifier';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 export interface IdentityOptions {
   /** The issuer identifier, exactly as the provider states it (required). */
@@ -52,6 +53,10 @@ export interface IdentityOptions {
   backoffMaxMs?: number | string;
   /** Least time between refetches of the key set for an unknown `kid`, in ms. Default 30000. */
   keysCooldownMs?: number | string;
+  /** Verified tokens kept, so their next requests skip the signature; 0 turns it off. Default 10000. */
+  tokenCacheEntries?: number | string;
+  /** Bytes the verified-token cache may hold. Default 32 MiB. */
+  tokenCacheMaxBytes?: number | string;
   /** TLS settings for https providers. */
   httpsAgent?: HttpsAgent;
   /** How the client authenticates at the token endpoint. Default client_secret_basic. */
@@ -80,6 +85,8 @@ export const IDENTITY_DEFAULTS = Object.freeze({
   backoffMinMs: 1000,
   backoffMaxMs: 60_000,
   discoveryMaxAgeMs: 60 * 60_000,
+  tokenCacheEntries: 10_000,
+  tokenCacheMaxBytes: 32 * 1024 * 1024,
 });
 
 /** The options after validation, with every default applied. */
@@ -99,6 +106,8 @@ export interface IdentitySettings {
   backoffMinMs: number;
   backoffMaxMs: number;
   keysCooldownMs: number;
+  tokenCacheEntries: number;
+  tokenCacheMaxBytes: number;
   authMethod: ClientAuthMethod;
   tokenEndpoint: string | undefined;
   authorizationEndpoint: string | undefined;
@@ -109,6 +118,7 @@ export class Identity {
   private readonly metadataValue: RefreshingValue<ProviderMetadata>;
   private readonly keys: KeyStore;
   private readonly verifier: TokenVerifier;
+  private readonly verified: VerifiedTokenCache;
   private readonly tokenService: TokenService | undefined;
   private readonly tokenProblem: ConfigurationError | undefined;
 
@@ -164,6 +174,7 @@ export class Identity {
           && (await this.metadataValue.get()).authorization_response_iss_parameter_supported === true,
       });
     }
+    this.verified = new VerifiedTokenCache({ maxEntries: settings.tokenCacheEntries, maxBytes: settings.tokenCacheMaxBytes, now });
     this.verifier = new TokenVerifier({
       issuer: settings.issuer,
       audiences: settings.audiences,
@@ -207,10 +218,20 @@ export class Identity {
   async authenticate(request: CredentialSource, rules: AccessRules): Promise<AuthInfo> {
     this.assertCanValidate();
     const token = extractBearerToken(request, this.settings.maxTokenLength);
-    const { claims } = await this.verifier.verify(token);
-    const auth = toAuthInfo(claims, this.settings.clientId);
+    let auth = this.verified.get(token, this.settings.clockToleranceSec, this.isPublished);
+    if (!auth) {
+      const { claims, keyIdentity } = await this.verifier.verify(token);
+      auth = this.verified.set(token, toAuthInfo(claims, this.settings.clientId), keyIdentity);
+    }
     checkAccess(auth, rules);
-    return auth;
+    return { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
+  }
+
+  private readonly isPublished = (keyIdentity: string): boolean => this.keys.isPublished(keyIdentity);
+
+  /** How many verified tokens are cached (for the bench and the tests). */
+  get cachedTokens(): number {
+    return this.verified.size;
   }
 
   /** Throws a `ConfigurationError` when these options cannot obtain tokens (no client id, secret or key). */
@@ -228,6 +249,7 @@ export class Identity {
   close(): void {
     this.metadataValue.close();
     this.keys.close();
+    this.verified.clear();
     this.tokenService?.clear();
   }
 
@@ -301,6 +323,8 @@ function validateOptions(options: IdentityOptions): IdentitySettings {
     backoffMinMs,
     backoffMaxMs: numberOption(options.backoffMaxMs, 'backoffMaxMs', Math.max(backoffMinMs, IDENTITY_DEFAULTS.backoffMaxMs), backoffMinMs, 3_600_000),
     keysCooldownMs: numberOption(options.keysCooldownMs, 'keysCooldownMs', KEY_DEFAULTS.cooldownMs, 0, 3_600_000),
+    tokenCacheEntries: numberOption(options.tokenCacheEntries, 'tokenCacheEntries', IDENTITY_DEFAULTS.tokenCacheEntries, 0, 1_000_000),
+    tokenCacheMaxBytes: numberOption(options.tokenCacheMaxBytes, 'tokenCacheMaxBytes', IDENTITY_DEFAULTS.tokenCacheMaxBytes, 0, 1024 * 1024 * 1024),
     authMethod,
     tokenEndpoint: endpointOption(options.tokenEndpoint, 'tokenEndpoint'),
     authorizationEndpoint: endpointOption(options.authorizationEndpoint, 'authorizationEndpoint'),

@@ -8,6 +8,7 @@
  * into a stream of requests to the provider. While the provider is unreachable the last key set
  * keeps serving.
  */
+import { createHash } from 'node:crypto';
 import { importJWK, type CryptoKey, type JWK } from 'jose';
 import { IdentityError } from './errors';
 import type { HttpClient } from './http';
@@ -44,6 +45,9 @@ export const ASYMMETRIC_ALGORITHMS: readonly string[] = Object.freeze(Object.key
 interface KeySet {
   keys: JWK[];
   imported: Map<string, Promise<CryptoKey>>;
+  /** Each key's identity: its kid and a digest of its public members, the same across fetches. */
+  identities: Map<JWK, string>;
+  published: Set<string>;
 }
 
 export class KeyStore {
@@ -52,6 +56,7 @@ export class KeyStore {
   private readonly maxKeys: number;
   private readonly set: RefreshingValue<KeySet>;
   private lastUnknownKidRefetchMs = Number.NEGATIVE_INFINITY;
+  private readonly identityOfKey = new WeakMap<CryptoKey, string>();
 
   constructor(options: KeyStoreOptions) {
     this.options = options;
@@ -94,7 +99,19 @@ export class KeyStore {
     if (match.length > 1) {
       throw new IdentityError('ERR_TOKEN_KEY_UNKNOWN', 'more than one provider key matches the token; it must name its kid');
     }
-    return importOnce(set, match[0], alg);
+    const key = await importOnce(set, match[0], alg);
+    this.identityOfKey.set(key, set.identities.get(match[0]) as string);
+    return key;
+  }
+
+  /** The identity of a key this store handed out (for `isPublished` later). */
+  identityOf(key: CryptoKey): string {
+    return this.identityOfKey.get(key) ?? '';
+  }
+
+  /** Whether the key set loaded last still publishes the key with this identity (no fetch). */
+  isPublished(identity: string): boolean {
+    return this.set.current?.published.has(identity) ?? false;
   }
 
   close(): void {
@@ -116,8 +133,15 @@ export class KeyStore {
       throw new IdentityError('ERR_JWKS_INVALID', `${uri} is not a JWK Set (no "keys" array)`);
     }
     const keys = listed.slice(0, this.maxKeys).filter(isVerificationKey);
-    return { keys, imported: new Map() };
+    const identities = new Map(keys.map((jwk) => [jwk, keyIdentity(jwk)] as const));
+    return { keys, imported: new Map(), identities, published: new Set(identities.values()) };
   }
+}
+
+/** The kid and a digest of the public members: a key keeps it across fetches, and loses it if replaced. */
+function keyIdentity(jwk: JWK): string {
+  const publicMembers = [jwk.kty, jwk.crv, jwk.n, jwk.e, jwk.x, jwk.y].map((member) => member ?? '').join('.');
+  return `${jwk.kid ?? ''}:${createHash('sha256').update(publicMembers).digest('base64url')}`;
 }
 
 /** A public key meant for signatures; private or symmetric material is never used to verify. */

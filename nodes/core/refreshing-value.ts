@@ -63,6 +63,11 @@ export class RefreshingValue<T> {
     });
   }
 
+  /** The value loaded last, if any, without waiting or loading. */
+  get current(): T | undefined {
+    return this.value;
+  }
+
   /** Whether a load is in flight (callers that need fresh data should join it). */
   get loading(): boolean {
     return this.inFlight !== undefined;

@@ -24,7 +24,11 @@ export interface VerifierOptions {
   rfc9068: boolean;
   /** Longest token accepted, in characters. */
   maxTokenLength: number;
-  keys: { keyFor(kid: string | undefined, alg: string): Promise<CryptoKey> };
+  keys: {
+    keyFor(kid: string | undefined, alg: string): Promise<CryptoKey>;
+    /** Which published key this is, so that a cached verification can be checked against the JWKS. */
+    identityOf?(key: CryptoKey): string;
+  };
   /** Milliseconds since the epoch. */
   now(): number;
 }
@@ -32,6 +36,8 @@ export interface VerifierOptions {
 export interface VerifiedToken {
   claims: JWTPayload;
   header: { alg: string; kid?: string; typ?: string };
+  /** The identity of the key that verified the signature (see `KeyStore.identityOf`). */
+  keyIdentity: string;
 }
 
 /** Header members that carry a key or point to one (RFC 7515 §4.1.2-4.1.6). */
@@ -64,7 +70,7 @@ export class TokenVerifier {
         currentDate: new Date(this.options.now()),
         requiredClaims: this.requiredClaims,
       });
-      return { claims: payload, header };
+      return { claims: payload, header, keyIdentity: this.options.keys.identityOf?.(key) ?? '' };
     } catch (error) {
       throw fromJose(error);
     }
