@@ -50,11 +50,14 @@ export class TokenVerifier {
   private readonly options: VerifierOptions;
   private readonly allowed: ReadonlySet<string>;
   private readonly requiredClaims: string[];
+  private readonly audiences: string[];
 
+  /** Everything that does not depend on the token is prepared here, once per deploy. */
   constructor(options: VerifierOptions) {
     this.options = options;
     this.allowed = new Set(options.algorithms);
     this.requiredClaims = options.rfc9068 ? ['exp', 'iat', 'sub', 'client_id', 'jti'] : ['exp'];
+    this.audiences = [...options.audiences];
   }
 
   /** Resolves the verified claims; rejects with an `AccessDeniedError` or a provider error. */
@@ -65,7 +68,7 @@ export class TokenVerifier {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [header.alg],
         issuer: this.options.issuer,
-        audience: [...this.options.audiences],
+        audience: this.audiences,
         clockTolerance: this.options.clockToleranceSec,
         currentDate: new Date(this.options.now()),
         requiredClaims: this.requiredClaims,
