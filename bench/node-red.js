@@ -42,7 +42,11 @@ async function main() {
     logging: { console: { level: 'off', metrics: false, audit: false } },
   });
   app.use('/', RED.httpNode);
+  // RED.start() resolves before the flows (and their credentials) are loaded; a deploy made before
+  // that load ends would have its credentials overwritten by it. Wait for the first start.
+  const firstStart = new Promise((resolve) => RED.events.once('flows:started', resolve));
   await RED.start();
+  await firstStart;
 
   let stopping = false;
   const stop = async () => {

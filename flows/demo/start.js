@@ -74,7 +74,11 @@ async function main() {
   });
   app.use('/', RED.httpAdmin);
   app.use('/', RED.httpNode);
+  // RED.start() resolves before the flows (and their credentials) are loaded; a deploy made before
+  // that load ends would have its credentials overwritten by it. Wait for the first start.
+  const flowsLoaded = new Promise((resolve) => RED.events.once('flows:started', resolve));
   await RED.start();
+  await flowsLoaded;
   if (firstStart) await deploySampleFlows(sampleFlows, clientSecret);
   else noteMissingSamples(sampleFlows, userDir);
 
