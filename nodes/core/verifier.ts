@@ -45,6 +45,8 @@ const KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const AT_JWT = /^(application\/)?at\+jwt$/i;
 const MAX_KID_LENGTH = 256;
+/** Deeper claims than this are no access token; JSON.stringify in a later node would overflow its stack. */
+const MAX_CLAIM_DEPTH = 32;
 
 export class TokenVerifier {
   private readonly options: VerifierOptions;
@@ -73,6 +75,9 @@ export class TokenVerifier {
         currentDate: new Date(this.options.now()),
         requiredClaims: this.requiredClaims,
       });
+      if (depthOf(payload) > MAX_CLAIM_DEPTH) {
+        throw new AccessDeniedError('ERR_TOKEN_MALFORMED', `the access token claims are nested more than ${MAX_CLAIM_DEPTH} levels deep`);
+      }
       return { claims: payload, header, keyIdentity: this.options.keys.identityOf?.(key) ?? '' };
     } catch (error) {
       throw fromJose(error);
@@ -117,11 +122,35 @@ export class TokenVerifier {
     if (this.options.rfc9068 && !(typeof typ === 'string' && AT_JWT.test(typ))) {
       throw new AccessDeniedError('ERR_TOKEN_TYPE', 'the token is not an RFC 9068 access token (typ "at+jwt")');
     }
+    // Checked after the header policy, so that a refused header keeps its own code.
+    // One token, one spelling (RFC 7515 §2, RFC 4648 §3.5): a part with spare bits set decodes to
+    // the same bytes as another string, which would let one signature stand for many tokens.
+    if (!parts.every(isCanonicalBase64url)) {
+      throw new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the access token is not canonically base64url-encoded');
+    }
     if (parts[2].length === 0) {
       throw new AccessDeniedError('ERR_TOKEN_SIGNATURE', 'the token has no signature');
     }
     return { alg, kid: kid as string | undefined, typ: typ as string | undefined };
   }
+}
+
+function isCanonicalBase64url(part: string): boolean {
+  return Buffer.from(part, 'base64url').toString('base64url') === part;
+}
+
+/** How deeply a JSON value nests (iteratively: a hostile depth must not overflow our stack either). */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop() as [unknown, number];
+    if (!current || typeof current !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_CLAIM_DEPTH) return deepest;
+    for (const member of Object.values(current)) pending.push([member, depth + 1]);
+  }
+  return deepest;
 }
 
 /** jose's errors, translated; only our own messages go out, never jose's with claim values. */
@@ -132,6 +161,9 @@ function fromJose(error: unknown): IdentityError {
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.reason === 'missing') {
       return new AccessDeniedError('ERR_TOKEN_CLAIM_INVALID', `the access token has no "${error.claim}" claim`);
+    }
+    if (error.reason === 'invalid') {
+      return new AccessDeniedError('ERR_TOKEN_CLAIM_INVALID', `the access token "${error.claim}" claim is not of the right type`);
     }
     switch (error.claim) {
       case 'iss': return new AccessDeniedError('ERR_TOKEN_ISSUER', 'the access token was issued by another issuer');
