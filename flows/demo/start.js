@@ -12,7 +12,8 @@
  * IDENTITY_DEMO_ISSUER, IDENTITY_DEMO_ORDERS_URL and IDENTITY_DEMO_CALLBACK_URL, set here.
  *
  * Environment: PORT (0 picks a free port), NODE_RED_DEMO_DIR (the user directory),
- * DEMO_CLIENT_SECRET (default "demo-client-secret").
+ * DEMO_CLIENT_SECRET (default "demo-client-secret"), NODE_RED_LOG_LEVEL (Node-RED's console log level,
+ * default "info").
  */
 'use strict';
 const fs = require('node:fs');
@@ -70,7 +71,7 @@ async function main() {
     // The demo stays on loopback: no telemetry (and so no consent dialog), no palette catalogue fetch.
     editorTheme: { tours: false, palette: { catalogues: [] } },
     telemetry: { enabled: false, updateNotification: false },
-    logging: { console: { level: 'info', metrics: false, audit: false } },
+    logging: { console: { level: process.env.NODE_RED_LOG_LEVEL || 'info', metrics: false, audit: false } },
   });
   app.use('/', RED.httpAdmin);
   app.use('/', RED.httpNode);
