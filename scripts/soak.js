@@ -16,9 +16,9 @@
  * cut into slices of at most 60 s, each with a fresh token.
  */
 'use strict';
-const { fork, spawn } = require('node:child_process');
+const { startLauncher } = require('../test/support/launcher');
+const { fork } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -48,39 +48,6 @@ function rssBytes(pid) {
 }
 
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-
-/** flows/demo/start.js as a child on a free port with its own user directory; resolves its base URL. */
-async function startLauncher() {
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-soak-'));
-  const child = spawn(process.execPath, [path.join(ROOT, 'flows', 'demo', 'start.js')], {
-    env: { ...process.env, PORT: '0', NODE_RED_DEMO_DIR: userDir, DEMO_CLIENT_SECRET: CLIENT.secret },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const base = await new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      output = (output + chunk).slice(-20_000); // the tail is enough to say why it failed
-      const match = /Protected endpoint:\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/orders/.exec(output);
-      if (match) resolve(match[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the launcher exited with ${code}:\n${output}`)));
-  });
-  return {
-    base,
-    pid: child.pid,
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      fs.rmSync(userDir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Alice's access token from the demo provider (password grant, as in the README quick start). */
 async function aliceToken(base) {

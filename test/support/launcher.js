@@ -19,7 +19,7 @@ async function startLauncher() {
   let output = '';
   const base = await new Promise((resolve, reject) => {
     const onData = (chunk) => {
-      output += chunk;
+      output = (output + chunk).slice(-200_000); // long runs (the soak) keep only the tail
       const match = /Protected endpoint:\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/orders/.exec(output);
       if (match) resolve(match[1]);
     };
@@ -30,6 +30,7 @@ async function startLauncher() {
   return {
     base,
     userDir,
+    pid: child.pid,
     output: () => output,
     async stop() {
       if (child.exitCode === null) {
