@@ -7,7 +7,9 @@
  * editor HTML pass to `RED._` / `this._` / `data-i18n` exists in the en-US catalog; every catalog
  * key is used (no dead keys); the placeholders the code fills are the ones the text shows; and the
  * help page follows Node-RED's help style guide (one-sentence summary, Inputs/Outputs/Details/
- * References, an Errors part naming the codes). Runs after `npm run build` (reads dist/core/errors).
+ * References, an Errors part naming the codes). Every translation (TRANSLATIONS) then mirrors en-US:
+ * exactly the same keys, the same placeholders in each text, and a help page of the same structure.
+ * Runs after `npm run build` (reads dist/core/errors).
  */
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -19,6 +21,10 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 const MODULE = pkg.name;
 const TYPES = [...new Set([...Object.keys(pkg['node-red'].nodes), 'get-token', 'refresh-token'])];
 const LOCALE = 'en-US';
+/** The other languages, each with its names for the help style guide's headings (as Node-RED's own help). */
+const TRANSLATIONS = {
+  de: { Inputs: 'Eingangsdaten', Outputs: 'Ausgangsdaten', Details: 'Details', References: 'Referenzen', Errors: 'Fehler' },
+};
 const CODES = Object.keys(ERROR_CODES);
 
 /** Codes that only a request for tokens meets (get-token, refresh-token), never a validation. */
@@ -47,7 +53,7 @@ const HELP_CODES = {
 const read = (...parts) => fs.readFileSync(path.join(root, ...parts), 'utf8');
 /** Whether a node type's runtime is written yet (the token nodes' editor and help come first). */
 const hasRuntime = (type) => fs.existsSync(path.join(root, 'nodes', `${type}.ts`));
-const catalogOf = (type) => JSON.parse(read('nodes', 'locales', LOCALE, `${type}.json`));
+const catalogOf = (type, locale = LOCALE) => JSON.parse(read('nodes', 'locales', locale, `${type}.json`));
 const NODE_RED_CATALOG = JSON.parse(fs.readFileSync(
   path.join(path.dirname(require.resolve('@node-red/nodes/package.json')), 'locales', LOCALE, 'messages.json'), 'utf8'));
 
@@ -225,12 +231,36 @@ function catalogText(catalog, key) {
 
 // ---- help pages ---------------------------------------------------------------------------
 
-function helpOf(type) {
-  const file = read('nodes', 'locales', LOCALE, `${type}.html`);
+function helpOf(type, locale = LOCALE) {
+  const file = read('nodes', 'locales', locale, `${type}.html`);
   const match = new RegExp(`<script type="text/html" data-help-name="${type}">([\\s\\S]*?)</script>`).exec(file);
   assert.ok(match, `${type}: the help file has no <script type="text/html" data-help-name="${type}">`);
   return match[1];
 }
+
+/** The text of the help's opening paragraph, or undefined when the help does not start with <p>. */
+function summaryOf(help) {
+  const first = /^\s*<p>([\s\S]*?)<\/p>/.exec(help);
+  return first ? textOf(first[1]) : undefined;
+}
+
+function assertOneSentence(sentence) {
+  assert.ok(sentence !== undefined, 'the help must start with <p>');
+  assert.match(sentence, /[.!?]$/, `not a sentence: "${sentence}"`);
+  assert.equal([...sentence.matchAll(/[.!?](?=\s|$)/g)].length, 1, `more than one sentence: "${sentence}"`);
+}
+
+/** Every error code named in the Errors part (headed `<h4>errors</h4>`) of Details, in order. */
+function errorCodesOf(help, details, errors) {
+  const part = section(help, details) ?? '';
+  const start = part.indexOf(`<h4>${errors}</h4>`);
+  return start === -1 ? undefined : part.slice(start).match(/\bERR_[A-Z0-9_]+\b/g) ?? [];
+}
+
+/** The names of the `<dt>`s in a section: message properties, which no translation renames. */
+const propertiesOf = (html) => [...(html ?? '').matchAll(/<dt[^>]*>\s*([^<\s]+)/g)].map((match) => match[1]);
+const codeSpansOf = (help) => new Set([...help.matchAll(/<code>([\s\S]*?)<\/code>/g)].map((match) => match[1].replace(/\s+/g, ' ')));
+const linksOf = (help) => [...help.matchAll(/<a href="([^"]+)"/g)].map((match) => match[1]);
 
 const textOf = (html) => html.replace(/<[^>]+>/g, '').replace(/&[a-z]+;|&#\d+;/g, ' ').replace(/\s+/g, ' ').trim();
 const headingsOf = (help, level) => [...help.matchAll(new RegExp(`<h${level}>([^<]*)</h${level}>`, 'g'))].map((m) => m[1].trim());
@@ -370,11 +400,7 @@ describe('help pages', () => {
       const help = helpOf(type);
 
       it('opens with a one-sentence paragraph (the palette tooltip)', () => {
-        const first = /^\s*<p>([\s\S]*?)<\/p>/.exec(help);
-        assert.ok(first, 'the help must start with <p>');
-        const sentence = textOf(first[1]);
-        assert.match(sentence, /[.!?]$/, `not a sentence: "${sentence}"`);
-        assert.equal([...sentence.matchAll(/[.!?](?=\s|$)/g)].length, 1, `more than one sentence: "${sentence}"`);
+        assertOneSentence(summaryOf(help));
       });
 
       it('has the sections of the help style guide, in order', () => {
@@ -412,6 +438,82 @@ describe('help pages', () => {
         const references = section(help, 'References');
         assert.match(references, /<a href="https:\/\/www\.rfc-editor\.org\/rfc\/rfc\d+/);
       });
+    });
+  }
+});
+
+describe('translations', () => {
+  for (const [locale, headings] of Object.entries(TRANSLATIONS)) {
+    describe(locale, () => {
+      for (const type of TYPES) {
+        describe(type, () => {
+          it('has a catalog and help, and the build copies them to dist/', () => {
+            for (const file of [`locales/${locale}/${type}.json`, `locales/${locale}/${type}.html`]) {
+              assert.ok(fs.existsSync(path.join(root, 'nodes', file)), `nodes/${file} is missing`);
+              assert.ok(fs.existsSync(path.join(root, 'dist', file)) && read('dist', file) === read('nodes', file),
+                `dist/${file} differs from nodes/${file}: run npm run build`);
+            }
+          });
+
+          it(`has exactly the keys of the ${LOCALE} catalog`, () => {
+            const original = flatten(catalogOf(type));
+            const translated = flatten(catalogOf(type, locale));
+            assert.deepEqual([...original.keys()].filter((key) => !translated.has(key)), [], `missing from ${locale}`);
+            assert.deepEqual([...translated.keys()].filter((key) => !original.has(key)), [], `not in ${LOCALE}`);
+            const empty = [...translated].filter(([, text]) => text.trim() === '').map(([key]) => key);
+            assert.deepEqual(empty, [], 'empty texts');
+          });
+
+          it(`shows the same placeholders as ${LOCALE} in each text`, () => {
+            const original = flatten(catalogOf(type));
+            const mismatches = [];
+            for (const [key, text] of flatten(catalogOf(type, locale))) {
+              if (!original.has(key)) continue; // reported above
+              const want = [...placeholdersIn(original.get(key))].sort();
+              const have = [...placeholdersIn(text)].sort();
+              if (want.join() !== have.join()) mismatches.push(`${key}: __${have.join('__ __')}__ instead of __${want.join('__ __')}__`);
+            }
+            assert.deepEqual(mismatches, []);
+          });
+
+          describe('help', () => {
+            const original = helpOf(type);
+            const help = helpOf(type, locale);
+            const names = (list) => list.map((name) => headings[name] ?? name);
+
+            it('opens with a one-sentence paragraph (the palette tooltip)', () => {
+              assertOneSentence(summaryOf(help));
+            });
+
+            it(`has the sections of the ${LOCALE} help, in order`, () => {
+              assert.deepEqual(headingsOf(help, 3), names(headingsOf(original, 3)));
+            });
+
+            it(`describes the same message properties and outputs as ${LOCALE}`, () => {
+              for (const name of ['Inputs', 'Outputs']) {
+                assert.deepEqual(propertiesOf(section(help, headings[name])), propertiesOf(section(original, name)), name);
+              }
+              const ports = (html) => (/<ol class="node-ports">([\s\S]*?)<\/ol>/.exec(html ?? '')?.[1] ?? '')
+                .replace(/<ul>[\s\S]*?<\/ul>/g, '').match(/<li>/g)?.length ?? 0;
+              assert.equal(ports(section(help, headings.Outputs)), ports(section(original, 'Outputs')), 'outputs');
+            });
+
+            it(`lists the same error codes as ${LOCALE}, in order`, () => {
+              const codes = errorCodesOf(help, headings.Details, headings.Errors);
+              assert.ok(codes, `Details needs an <h4>${headings.Errors}</h4> part`);
+              assert.deepEqual(codes, errorCodesOf(original, 'Details', 'Errors'));
+            });
+
+            it(`keeps the code, links and references of ${LOCALE} unchanged`, () => {
+              const have = codeSpansOf(help);
+              const want = codeSpansOf(original);
+              assert.deepEqual([...want].filter((code) => !have.has(code)), [], 'code missing or altered');
+              assert.deepEqual([...have].filter((code) => !want.has(code)), [], `code not in ${LOCALE}`);
+              assert.deepEqual(linksOf(help), linksOf(original));
+            });
+          });
+        });
+      }
     });
   }
 });
