@@ -206,6 +206,7 @@ async function main() {
     await cacheMemory();
   } finally {
     for (const proc of children) proc.kill('SIGKILL');
+    await provider.close().catch(() => undefined); // an open server would keep a failed run alive until the limit
     fs.rmSync(path.join(userDir, 'node_modules', 'node-red-contrib-identity'), { force: true });
     fs.rmSync(userDir, { recursive: true, force: true });
   }

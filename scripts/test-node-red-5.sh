@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
-npm install --no-save --no-audit --no-fund --prefix "$prefix" node-red@5 >/dev/null
-echo "Node-RED $(node -p "require('$prefix/node_modules/node-red/package.json').version") on $(npx -y -p node@22 node --version)"
-NODE_RED_PATH="$prefix/node_modules/node-red" npx -y -p node@22 node node_modules/.bin/mocha 'test/nodes/**/*.test.js' 'test/demo/**/*.test.js'
+npm install --no-save --no-audit --no-fund --prefix "$prefix" node-red@5.0.7 >/dev/null
+echo "Node-RED $(node -p "require('$prefix/node_modules/node-red/package.json').version") on $(npx -y -p node@22.23.3 node --version)"
+NODE_RED_PATH="$prefix/node_modules/node-red" npx -y -p node@22.23.3 node node_modules/.bin/mocha 'test/nodes/**/*.test.js' 'test/demo/**/*.test.js'

@@ -20,7 +20,7 @@ import { parseProviderUrl } from './urls';
 import { CLIENT_AUTH_METHODS, TokenClient, type ClientAuthMethod } from './token-client';
 import { TokenService } from './tokens';
 import { TokenVerifier } from './verifier';
-import { VerifiedTokenCache } from './verified-token-cache';
+import { VerifiedTokenCache, type KeyReference } from './verified-token-cache';
 
 export interface IdentityOptions {
   /** The issuer identifier, exactly as the provider states it (required). */
@@ -220,14 +220,14 @@ export class Identity {
     const token = extractBearerToken(request, this.settings.maxTokenLength);
     let auth = this.verified.get(token, this.settings.clockToleranceSec, this.isPublished);
     if (!auth) {
-      const { claims, keyIdentity } = await this.verifier.verify(token);
-      auth = this.verified.set(token, toAuthInfo(claims, this.settings.clientId), keyIdentity);
+      const { claims, header, keyIdentity } = await this.verifier.verify(token);
+      auth = this.verified.set(token, toAuthInfo(claims, this.settings.clientId), { identity: keyIdentity, kid: header.kid, alg: header.alg });
     }
     checkAccess(auth, rules);
     return { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
   }
 
-  private readonly isPublished = (keyIdentity: string): boolean => this.keys.isPublished(keyIdentity);
+  private readonly isPublished = (key: KeyReference): boolean => this.keys.isPublished(key.identity, key.kid, key.alg);
 
   /** How many verified tokens are cached (for the bench and the tests). */
   get cachedTokens(): number {

@@ -47,7 +47,6 @@ interface KeySet {
   imported: Map<string, Promise<CryptoKey>>;
   /** Each key's identity: its kid and a digest of its public members, the same across fetches. */
   identities: Map<JWK, string>;
-  published: Set<string>;
 }
 
 export class KeyStore {
@@ -109,9 +108,18 @@ export class KeyStore {
     return this.identityOfKey.get(key) ?? '';
   }
 
-  /** Whether the key set loaded last still publishes the key with this identity (no fetch). */
-  isPublished(identity: string): boolean {
-    return this.set.current?.published.has(identity) ?? false;
+  /**
+   * Whether the key set loaded last would still choose this very key for a token's `kid` and `alg`
+   * (exactly one match, with the same identity), as a full verification would. Never waits, but
+   * starts the periodic refetch when the key set is old, so a removed key stops counting within
+   * the key set's maximum age even when every request is a cache hit.
+   */
+  isPublished(identity: string, kid: string | undefined, alg: string): boolean {
+    this.set.touch();
+    const set = this.set.current;
+    if (!set) return false;
+    const match = select(set, kid, alg);
+    return match.length === 1 && set.identities.get(match[0]) === identity;
   }
 
   close(): void {
@@ -134,7 +142,7 @@ export class KeyStore {
     }
     const keys = listed.slice(0, this.maxKeys).filter(isVerificationKey);
     const identities = new Map(keys.map((jwk) => [jwk, keyIdentity(jwk)] as const));
-    return { keys, imported: new Map(), identities, published: new Set(identities.values()) };
+    return { keys, imported: new Map(), identities };
   }
 }
 

@@ -49,6 +49,13 @@ export class RefreshingValue<T> {
     return this.refresh();
   }
 
+  /** Starts a background refresh if the value is old and an attempt may be made; never waits. */
+  touch(): void {
+    if (this.hasValue && this.options.now() - this.loadedAtMs >= this.options.maxAgeMs && this.mayAttempt()) {
+      this.start().catch(() => undefined); // recorded in start(); the cached value still serves
+    }
+  }
+
   /**
    * Loads now unless a load is already in flight (then joins it) or the backoff has not passed
    * (then answers the cached value, or the last failure).

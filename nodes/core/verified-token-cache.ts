@@ -20,9 +20,16 @@ export interface VerifiedTokenCacheOptions {
   now(): number;
 }
 
+/** Which key verified a token, and for which `kid` and `alg`: a hit asks the key store again. */
+export interface KeyReference {
+  identity: string;
+  kid: string | undefined;
+  alg: string;
+}
+
 interface Entry {
   auth: AuthInfo;
-  keyIdentity: string;
+  key: KeyReference;
   expiresAtMs: number;
   notBeforeMs: number;
   bytes: number;
@@ -45,13 +52,13 @@ export class VerifiedTokenCache {
    * published key, or undefined (then the token is verified in full).
    * @param toleranceSec clock tolerance for `nbf` (a cached entry never outlives `exp` itself)
    */
-  get(token: string, toleranceSec: number, isPublished: (keyIdentity: string) => boolean): AuthInfo | undefined {
+  get(token: string, toleranceSec: number, isPublished: (key: KeyReference) => boolean): AuthInfo | undefined {
     if (this.options.maxEntries === 0) return undefined;
     const key = digest(token);
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     const now = this.options.now();
-    if (now >= entry.expiresAtMs || now + toleranceSec * 1000 < entry.notBeforeMs || !isPublished(entry.keyIdentity)) {
+    if (now >= entry.expiresAtMs || now + toleranceSec * 1000 < entry.notBeforeMs || !isPublished(entry.key)) {
       this.remove(key, entry);
       return undefined;
     }
@@ -61,7 +68,7 @@ export class VerifiedTokenCache {
   }
 
   /** Keeps a verified token's `msg.auth` until its `exp`; returns the frozen copy that was kept. */
-  set(token: string, auth: AuthInfo, keyIdentity: string): AuthInfo {
+  set(token: string, auth: AuthInfo, verifiedBy: KeyReference): AuthInfo {
     const frozen = deepFreeze(auth);
     const exp = frozen.claims.exp;
     if (this.options.maxEntries === 0 || typeof exp !== 'number') return frozen;
@@ -73,7 +80,7 @@ export class VerifiedTokenCache {
     const nbf = frozen.claims.nbf;
     const entry: Entry = {
       auth: frozen,
-      keyIdentity,
+      key: verifiedBy,
       expiresAtMs,
       notBeforeMs: typeof nbf === 'number' ? nbf * 1000 : Number.NEGATIVE_INFINITY,
       bytes: token.length * 2 + ENTRY_OVERHEAD_BYTES,

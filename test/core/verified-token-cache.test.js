@@ -85,6 +85,32 @@ describe('core: verified-token cache', () => {
     await rejectsWithCode(id.authenticate(bearer(token), ANY), 'ERR_TOKEN_KEY_UNKNOWN');
   });
 
+  it('even when every request is a hit, the key set is refetched when old, and a removed key stops counting', async () => {
+    const id = identity();
+    const token = await t.mint(a, t.baseClaims({ exp: t.NOW_SEC + 3600 }));
+    await id.authenticate(bearer(token), ANY);
+    http.documents[t.JWKS_URI] = { keys: [b.publicJwk] };
+    clock.advance(10 * 60_000); // the key set's maximum age
+    await id.authenticate(bearer(token), ANY); // a hit: it starts the refetch, still served meanwhile
+    await new Promise(setImmediate);
+    await rejectsWithCode(id.authenticate(bearer(token), ANY), 'ERR_TOKEN_KEY_UNKNOWN');
+  });
+
+  for (const [change, keys] of [
+    ['its alg changes (RS256 → PS256)', () => [{ ...a.publicJwk, alg: 'PS256' }, b.publicJwk]],
+    ['its kid is listed twice', () => [a.publicJwk, { ...a.publicJwk }, b.publicJwk]],
+    ['a second key appears under its kid', () => [a.publicJwk, { ...b.publicJwk, kid: 'key-a' }]],
+  ]) {
+    it(`a hit is refused like a full verification when, after a refetch, ${change}`, async () => {
+      const id = identity();
+      const token = await t.mint(a);
+      await id.authenticate(bearer(token), ANY);
+      http.documents[t.JWKS_URI] = { keys: keys() };
+      await rejectsWithCode(id.authenticate(bearer(await t.mint(b, t.baseClaims(), { kid: 'force-refetch' })), ANY), 'ERR_TOKEN_KEY_UNKNOWN');
+      await rejectsWithCode(id.authenticate(bearer(token), ANY), 'ERR_TOKEN_KEY_UNKNOWN');
+    });
+  }
+
   it('route rules still run on every request', async () => {
     const id = identity();
     const token = await t.mint(a);
