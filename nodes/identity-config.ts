@@ -5,6 +5,8 @@
  */
 import { Agent as HttpsAgent } from 'node:https';
 import { Identity } from './core/identity';
+import { createHttpClient } from './core/http';
+import { inspectProvider } from './core/provider-report';
 import { ConfigurationError, IdentityError, isIdentityError } from './core/errors';
 import { describeError } from './shared/glue';
 import type { IdentityConfigNode } from './shared/config-node';
@@ -37,6 +39,8 @@ interface TlsConfigNode {
 }
 
 export = function register(RED: NodeAPI): void {
+  const discoveryHttp = createHttpClient();
+
   function IdentityConfig(this: IdentityConfigNode, definition: IdentityConfigDefinition): void {
     RED.nodes.createNode(this, definition);
     const credentials = this.credentials ?? {};
@@ -91,6 +95,21 @@ export = function register(RED: NodeAPI): void {
     }
     return new HttpsAgent(tls.addTLSOptions({ keepAlive: true }));
   }
+
+  // The editor's Discover button: metadata and key set of the issuer being configured (or
+  // `{ problem: { code, cause, message } }`), for users
+  // who may edit flows. Only the issuer's well-known metadata and its jwks_uri are read, with the
+  // same URL rules, timeout and size limit as validation: it is no proxy to arbitrary URLs.
+  RED.httpAdmin.get('/identity-config/discover', RED.auth.needsPermission('identity-config.write'), (req, res) => {
+    const issuer = typeof req.query.issuer === 'string' ? req.query.issuer : '';
+    const allowInsecureHttp = req.query.allowInsecureHttp === 'true';
+    inspectProvider(discoveryHttp, issuer, allowInsecureHttp).then((report) => res.json(report), (error: unknown) => {
+      const known = isIdentityError(error) ? error : new IdentityError('ERR_INTERNAL', 'unexpected failure');
+      const cause = (known.cause as { code?: unknown } | undefined)?.code;
+      // The request to us succeeded; what failed is the discovery, which the answer describes.
+      res.json({ problem: { code: known.code, cause: typeof cause === 'string' ? cause : undefined, message: describeError(RED, known) } });
+    });
+  });
 
   RED.nodes.registerType('identity-config', IdentityConfig, {
     credentials: {

@@ -47,6 +47,15 @@ export interface RuntimeNode {
   context(): { flow: ContextScope; global: ContextScope };
 }
 
+export interface AdminRequest {
+  query: Record<string, unknown>;
+}
+
+export interface AdminResponse {
+  status(code: number): AdminResponse;
+  json(body: unknown): void;
+}
+
 export interface NodeAPI {
   nodes: {
     createNode(node: RuntimeNode, definition: NodeDefinition): void;
@@ -58,6 +67,11 @@ export interface NodeAPI {
     ): void;
   };
   _(key: string, substitutions?: Record<string, string | number>): string;
+  /** The editor's admin API (an Express app) and its permission check. */
+  httpAdmin: {
+    get(path: string, ...handlers: Array<(req: AdminRequest, res: AdminResponse, next: () => void) => void>): void;
+  };
+  auth: { needsPermission(permission: string): (req: AdminRequest, res: AdminResponse, next: () => void) => void };
   util: {
     evaluateNodeProperty(
       value: string, type: string, node: RuntimeNode, msg: NodeMessage,

@@ -77,6 +77,21 @@ describe('the editor in headless Chromium', function () {
     assert.ok(!html.includes('demo-client-secret'));
   });
 
+  it('Discover in the identity-config dialog shows what the demo provider publishes, and names a wrong issuer', async () => {
+    const issuer = `${demo.base}/idp`;
+    await page.fill('#node-config-input-issuer', issuer);
+    await page.click('#identity-config-discover');
+    const result = page.locator('#identity-config-discover-result');
+    await result.getByText(`${issuer}/token`).waitFor();
+    const text = await result.innerText();
+    assert.match(text, /grant_types_supported: .*client_credentials/);
+    assert.match(text, /jwks_uri: /);
+    await page.screenshot({ path: 'test-output/identity-config-discover.png' }).catch(() => undefined);
+    await page.fill('#node-config-input-issuer', `${issuer}/`);
+    await page.click('#identity-config-discover');
+    await result.getByText('ERR_DISCOVERY_ISSUER_MISMATCH', { exact: false }).waitFor();
+  });
+
   for (const type of ['get-token', 'refresh-token']) {
     it(`shows the help of ${type}`, async () => {
       const help = await page.evaluate((name) => RED.nodes.getNodeHelp(name), type);
