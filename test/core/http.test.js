@@ -5,16 +5,10 @@
  * cannot be made to produce them on demand.
  */
 const assert = require('node:assert/strict');
-const http = require('node:http');
+const { listen } = require('../support/servers');
 const { createHttpClient } = require('../../dist/core/http');
 const { rejectsWithCode } = require('../support/assert');
 
-function listen(handler) {
-  return new Promise((resolve) => {
-    const server = http.createServer(handler);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
 
 describe('core: http client (timeouts, size limit, same-origin redirects)', () => {
   let server;

@@ -6,7 +6,7 @@
  */
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const http = require('node:http');
+const { listen } = require('../support/servers');
 const jose = require('jose');
 const { createHttpClient } = require('../../dist/core/http');
 const { TokenClient, parseTokenResponse } = require('../../dist/core/token-client');
@@ -14,12 +14,6 @@ const { loadClientKey } = require('../../dist/core/client-key');
 const { startProvider, CLIENT_SECRET } = require('../support/demo');
 const { rejectsWithCode, throwsWithCode } = require('../support/assert');
 
-function listen(handler) {
-  return new Promise((resolve) => {
-    const server = http.createServer(handler);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
 
 function readBody(req) {
   return new Promise((resolve) => {
