@@ -51,7 +51,7 @@ const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 /** Alice's access token from the demo provider (password grant, as in the README quick start). */
 async function aliceToken(base) {
-  const response = await fetch(`${base}/idp/token`, {
+  const response = await fetch(`${base}/realms/demo/token`, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',

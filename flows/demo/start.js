@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm start`: Node-RED with this package's nodes and all the sample flows of flows/*.json, and the
- * demo identity provider (oidc-provider) mounted at /idp, all on http://127.0.0.1:<PORT> (default
+ * demo identity provider (oidc-provider) mounted at /realms/demo, where Keycloak would serve a realm
+ * "demo" (so the Keycloak preset of identity-config finds it), all on http://127.0.0.1:<PORT> (default
  * 1880). The provider issues 3-minute access tokens, as Keycloak and IFS do by default.
  *
  * Node-RED keeps its files in a project-local user directory (.node-red-demo/, never ~/.node-red);
@@ -43,7 +44,7 @@ async function main() {
     server.listen(port, HOST, resolve);
   });
   const base = `http://${HOST}:${server.address().port}`;
-  const issuer = `${base}/idp`;
+  const issuer = `${base}/realms/demo`;
   const callback = `${base}/callback`;
   // Read by the sample flows as ${...} properties when Node-RED starts them.
   process.env.IDENTITY_DEMO_ISSUER = issuer; // every identity-config's issuer
@@ -52,11 +53,11 @@ async function main() {
 
   const { createDemoProvider } = await import('./provider.mjs');
   // The handler serves the provider and its login page; it must be mounted through express, which
-  // sets req.originalUrl, so that oidc-provider knows its /idp prefix.
+  // sets req.originalUrl, so that oidc-provider knows its /realms/demo prefix.
   const { handler } = await createDemoProvider({
     issuer, clientSecret, redirectUris: [callback], accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC,
   });
-  app.use('/idp', handler);
+  app.use('/realms/demo', handler);
 
   const sampleFlows = readSampleFlows();
   const firstStart = !fs.existsSync(path.join(userDir, 'flows.json'));

@@ -78,7 +78,7 @@ describe('the editor in headless Chromium', function () {
   });
 
   it('Discover in the identity-config dialog shows what the demo provider publishes, and names a wrong issuer', async () => {
-    const issuer = `${demo.base}/idp`;
+    const issuer = `${demo.base}/realms/demo`;
     await page.fill('#node-config-input-issuer', issuer);
     await page.click('#identity-config-discover');
     const result = page.locator('#identity-config-discover-result');

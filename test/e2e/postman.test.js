@@ -104,7 +104,7 @@ describe('the Postman collection under newman, and the sample flows, against npm
     const start = await fetch(`${demo.base}/login`, { redirect: 'manual' });
     assert.equal(start.status, 302);
     const authorize = new URL(start.headers.get('location'));
-    assert.equal(authorize.origin + authorize.pathname, `${demo.base}/idp/auth`);
+    assert.equal(authorize.origin + authorize.pathname, `${demo.base}/realms/demo/auth`);
     assert.equal(authorize.searchParams.get('redirect_uri'), callback);
     assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
     const back = await browserLogin(authorize.href, callback);

@@ -34,7 +34,7 @@ async function browserLogin(authorizationUrl, redirectUri, { username = 'alice',
   let location = new URL(authorizationUrl);
   for (let hops = 0; hops < 10; hops += 1) {
     let res = await go(location);
-    if (res.status === 200 && /^\/(?:idp\/)?interaction\//.test(location.pathname)) {
+    if (res.status === 200 && /\/interaction\/[^/]+$/.test(location.pathname)) {
       res = await go(location, {
         method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username, password }),
       });
