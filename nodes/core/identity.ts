@@ -8,6 +8,7 @@
  * answer (see `challenge.ts`).
  */
 import type { Agent as HttpsAgent } from 'node:https';
+import type { JWTPayload } from 'jose';
 import { extractBearerToken, BEARER_DEFAULTS, type CredentialSource } from './bearer';
 import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo } from './claims';
 import { loadClientKey, type ClientKey } from './client-key';
@@ -221,10 +222,15 @@ export class Identity {
     let auth = this.verified.get(token, this.settings.clockToleranceSec, this.isPublished);
     if (!auth) {
       const { claims, header, keyIdentity } = await this.verifier.verify(token);
-      auth = this.verified.set(token, toAuthInfo(claims, this.settings.clientId), { identity: keyIdentity, kid: header.kid, alg: header.alg });
+      auth = this.verified.set(token, this.toAuthInfo(claims), { identity: keyIdentity, kid: header.kid, alg: header.alg });
     }
     checkAccess(auth, rules);
     return { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
+  }
+
+  /** `msg.auth` for verified claims, with this provider's way of spelling scopes and roles. */
+  private toAuthInfo(claims: JWTPayload): AuthInfo {
+    return toAuthInfo(claims, this.settings.clientId);
   }
 
   private readonly isPublished = (key: KeyReference): boolean => this.keys.isPublished(key.identity, key.kid, key.alg);
