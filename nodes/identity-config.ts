@@ -17,6 +17,8 @@ interface IdentityConfigDefinition extends NodeDefinition {
   clientId?: string;
   audience?: string;
   rfc9068?: boolean;
+  scopeClaims?: string;
+  roleClaims?: string;
   realm?: string;
   jwksUri?: string;
   algorithms?: string;
@@ -50,6 +52,8 @@ export = function register(RED: NodeAPI): void {
         clientId: definition.clientId,
         audience: definition.audience,
         rfc9068: definition.rfc9068 === true,
+        scopeClaims: definition.scopeClaims,
+        roleClaims: definition.roleClaims,
         realm: definition.realm,
         jwksUri: definition.jwksUri,
         algorithms: definition.algorithms,

@@ -5,8 +5,8 @@
  * Providers spell scopes and roles differently: `scope` as a space-separated string (RFC 8693 §4.2,
  * RFC 9068 §2.2.3), `scp` as a string or an array (Okta, Entra); roles in `realm_access.roles` and
  * `resource_access.<client>.roles` (Keycloak), `roles` (Entra, RFC 9068 §2.2.3.1), `groups` (Okta,
- * RFC 7643 via RFC 9068), `permissions` (Auth0). They are all read, and a claim of the wrong type is
- * ignored rather than trusted.
+ * RFC 7643 via RFC 9068), `permissions` (Auth0). Unless identity-config names the claims its provider
+ * uses (a preset does), they are all read; a claim of the wrong type is ignored rather than trusted.
  */
 import type { JWTPayload } from 'jose';
 import { AccessDeniedError } from './errors';
@@ -38,26 +38,48 @@ export function words(value: unknown): string[] {
 }
 
 /**
- * @param roleClientId the client whose Keycloak `resource_access` roles count (identity-config's `clientId`)
+ * Where a provider puts scopes and roles: claim paths such as `scp` or `realm_access.roles`, where
+ * `{clientId}` stands for the client id. A path is split at dots, except a URL (Auth0's namespaced
+ * `https://example.com/roles`), which names one top-level claim: one rule, so that no token can
+ * choose how its claims are read. An empty list reads every spelling listed at the top of this file.
  */
-export function toAuthInfo(claims: JWTPayload, roleClientId?: string): AuthInfo {
+export interface ClaimMapping {
+  clientId?: string;
+  scopeClaims?: readonly string[];
+  roleClaims?: readonly string[];
+}
+
+export const KNOWN_SCOPE_CLAIMS: readonly string[] = ['scope', 'scp'];
+export const KNOWN_ROLE_CLAIMS: readonly string[] = ['realm_access.roles', 'resource_access.{clientId}.roles', 'roles', 'groups', 'permissions'];
+const CLIENT_ID = '{clientId}';
+
+export function toAuthInfo(claims: JWTPayload, mapping: ClaimMapping = {}): AuthInfo {
+  const read = (paths: readonly string[] | undefined, known: readonly string[]): string[] =>
+    unique((paths && paths.length > 0 ? paths : known).flatMap((path) => stringList(claimAt(claims, path, mapping.clientId))));
   return {
     subject: stringOrUndefined(claims.sub),
     clientId: stringOrUndefined(claims.client_id) ?? stringOrUndefined(claims.azp)
       ?? stringOrUndefined(claims.cid) ?? stringOrUndefined(claims.appid),
-    scopes: unique([...words(claims.scope), ...stringList(claims.scp)]),
-    roles: unique([
-      ...stringList(objectAt(claims, 'realm_access')?.roles),
-      ...(roleClientId ? stringList(objectAt(objectAt(claims, 'resource_access'), roleClientId)?.roles) : []),
-      ...stringList(claims.roles),
-      ...stringList(claims.groups),
-      ...stringList(claims.permissions),
-    ]),
+    scopes: read(mapping.scopeClaims, KNOWN_SCOPE_CLAIMS),
+    roles: read(mapping.roleClaims, KNOWN_ROLE_CLAIMS),
     issuer: stringOrUndefined(claims.iss),
     audience: typeof claims.aud === 'string' ? [claims.aud] : stringList(claims.aud),
     expiresAt: isoTime(claims.exp),
     claims,
   };
+}
+
+/** The value at a claim path; undefined when a step is missing or `{clientId}` has no client id. */
+function claimAt(claims: JWTPayload, path: string, clientId: string | undefined): unknown {
+  const steps = /^https?:\/\//.test(path) ? [path] : path.split('.');
+  let value: unknown = claims;
+  for (const step of steps) {
+    if (step === CLIENT_ID && !clientId) return undefined;
+    const key = step === CLIENT_ID ? clientId as string : step;
+    if (!value || typeof value !== 'object' || Array.isArray(value) || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
 }
 
 /** Throws a 403-class `AccessDeniedError` when the token lacks a required scope or every listed role. */
@@ -76,13 +98,6 @@ function stringList(value: unknown): string[] {
   if (typeof value === 'string') return words(value);
   if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string' && item.length > 0);
   return [];
-}
-
-function objectAt(container: unknown, key: string): Record<string, unknown> | undefined {
-  if (!container || typeof container !== 'object') return undefined;
-  if (!Object.prototype.hasOwnProperty.call(container, key)) return undefined;
-  const value = (container as Record<string, unknown>)[key];
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 /** A NumericDate as ISO 8601; undefined when it is not one or lies beyond what a Date can hold. */

@@ -32,6 +32,10 @@ export interface IdentityOptions {
   clientId?: string;
   /** RFC 9068 strict mode. Default false. */
   rfc9068?: boolean;
+  /** Claim paths read for scopes, space-separated or as a list (see `ClaimMapping`). Default: every known one. */
+  scopeClaims?: string | readonly string[];
+  /** Claim paths read for roles, space-separated or as a list. Default: every known one. */
+  roleClaims?: string | readonly string[];
   /** The `realm` of challenges. Default "node-red". */
   realm?: string;
   /** Key set URL used instead of the discovered `jwks_uri`. */
@@ -96,6 +100,8 @@ export interface IdentitySettings {
   audiences: readonly string[];
   clientId: string | undefined;
   rfc9068: boolean;
+  scopeClaims: readonly string[];
+  roleClaims: readonly string[];
   realm: string;
   jwksUri: string | undefined;
   algorithms: readonly string[];
@@ -230,7 +236,8 @@ export class Identity {
 
   /** `msg.auth` for verified claims, with this provider's way of spelling scopes and roles. */
   private toAuthInfo(claims: JWTPayload): AuthInfo {
-    return toAuthInfo(claims, this.settings.clientId);
+    const { clientId, scopeClaims, roleClaims } = this.settings;
+    return toAuthInfo(claims, { clientId, scopeClaims, roleClaims });
   }
 
   private readonly isPublished = (key: KeyReference): boolean => this.keys.isPublished(key.identity, key.kid, key.alg);
@@ -318,6 +325,8 @@ function validateOptions(options: IdentityOptions): IdentitySettings {
     audiences: listOption(options.audience),
     clientId: options.clientId?.trim() || undefined,
     rfc9068: options.rfc9068 === true,
+    scopeClaims: claimPaths(options.scopeClaims, 'scopeClaims'),
+    roleClaims: claimPaths(options.roleClaims, 'roleClaims'),
     realm: options.realm?.trim() || IDENTITY_DEFAULTS.realm,
     jwksUri,
     algorithms: algorithms.length > 0 ? algorithms : ASYMMETRIC_ALGORITHMS,
@@ -349,6 +358,21 @@ function tokenProblem(settings: IdentitySettings, clientSecret: string | undefin
     return new ConfigurationError('ERR_CONFIG_PRIVATE_KEY_INVALID', 'privateKey', 'private_key_jwt needs the private key');
   }
   return undefined;
+}
+
+const MAX_CLAIM_PATHS = 16;
+const MAX_CLAIM_PATH_LENGTH = 256;
+
+/** Claim paths: dot-separated names without empty steps, or one URL-named claim (see `ClaimMapping`). */
+function claimPaths(value: string | readonly string[] | undefined, option: string): string[] {
+  const paths = listOption(value);
+  const wellFormed = (path: string): boolean => path.length <= MAX_CLAIM_PATH_LENGTH
+    && (/^https?:\/\/\S+$/.test(path) || path.split('.').every((step) => step.length > 0));
+  if (paths.length > MAX_CLAIM_PATHS || !paths.every(wellFormed)) {
+    throw new ConfigurationError('ERR_CONFIG_INVALID', option,
+      `${option} must be up to ${MAX_CLAIM_PATHS} claim paths such as scp or realm_access.roles`);
+  }
+  return paths;
 }
 
 function listOption(value: string | readonly string[] | undefined): string[] {

@@ -16,7 +16,7 @@ describe('core: claims and access rules', () => {
 
   it('roles: Keycloak realm and client roles, Entra roles, Okta groups, Auth0 permissions', () => {
     const keycloak = { realm_access: { roles: ['offline_access', 'reader'] }, resource_access: { 'orders-api': { roles: ['admin'] }, account: { roles: ['manage-account'] } } };
-    assert.deepEqual(toAuthInfo(keycloak, 'orders-api').roles, ['offline_access', 'reader', 'admin']);
+    assert.deepEqual(toAuthInfo(keycloak, { clientId: 'orders-api' }).roles, ['offline_access', 'reader', 'admin']);
     assert.deepEqual(toAuthInfo(keycloak).roles, ['offline_access', 'reader'], 'client roles need the configured client id');
     assert.deepEqual(toAuthInfo({ roles: ['Orders.Admin'] }).roles, ['Orders.Admin']);
     assert.deepEqual(toAuthInfo({ groups: ['Everyone', 'Ops'] }).roles, ['Everyone', 'Ops']);
@@ -33,8 +33,30 @@ describe('core: claims and access rules', () => {
   });
 
   it('does not read inherited properties as client roles', () => {
-    assert.deepEqual(toAuthInfo({ resource_access: {} }, '__proto__').roles, []);
-    assert.deepEqual(toAuthInfo({ resource_access: {} }, 'constructor').roles, []);
+    assert.deepEqual(toAuthInfo({ resource_access: {} }, { clientId: '__proto__' }).roles, []);
+    assert.deepEqual(toAuthInfo({ resource_access: {} }, { clientId: 'constructor' }).roles, []);
+  });
+
+  it("named claims: only the provider's own spellings count", () => {
+    const token = { scope: 'a', scp: ['b'], roles: ['r'], groups: ['g'], realm_access: { roles: ['k'] }, resource_access: { api: { roles: ['c'] } } };
+    const okta = toAuthInfo(token, { scopeClaims: ['scp'], roleClaims: ['groups'] });
+    assert.deepEqual([okta.scopes, okta.roles], [['b'], ['g']]);
+    const keycloak = toAuthInfo(token, { clientId: 'api', scopeClaims: ['scope'], roleClaims: ['realm_access.roles', 'resource_access.{clientId}.roles'] });
+    assert.deepEqual([keycloak.scopes, keycloak.roles], [['a'], ['k', 'c']]);
+    assert.deepEqual(toAuthInfo(token, { roleClaims: ['resource_access.{clientId}.roles'] }).roles, [], '{clientId} without a client id reads nothing');
+    assert.deepEqual(toAuthInfo(token, { scopeClaims: [], roleClaims: [] }).roles, ['k', 'r', 'g'], 'empty lists read every known spelling');
+  });
+
+  it('a URL names one claim; any other path is split at dots, so a token cannot choose', () => {
+    const token = { 'https://example.com/roles': ['admin'], 'realm_access.roles': ['forged'], realm_access: { roles: ['user'] } };
+    assert.deepEqual(toAuthInfo(token, { roleClaims: ['https://example.com/roles'] }).roles, ['admin']);
+    assert.deepEqual(toAuthInfo(token, { roleClaims: ['realm_access.roles'] }).roles, ['user']);
+  });
+
+  it('a claim path does not step into arrays or inherited properties', () => {
+    const token = { list: [{ roles: ['x'] }], nested: { roles: ['y'] } };
+    assert.deepEqual(toAuthInfo(token, { roleClaims: ['list.0.roles', 'nested.constructor.name', 'nested.__proto__.roles', 'toString'] }).roles, []);
+    assert.deepEqual(toAuthInfo(token, { roleClaims: ['nested.roles'] }).roles, ['y']);
   });
 
   it('clientId from client_id (RFC 9068), else azp (Keycloak), cid (Okta), appid (Entra v1)', () => {

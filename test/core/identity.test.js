@@ -61,6 +61,16 @@ describe('core: identity options', () => {
     }
   });
 
+  it('scopeClaims and roleClaims: claim paths, checked at deploy time', () => {
+    const settings = build({ issuer: t.ISSUER, scopeClaims: 'scp', roleClaims: ' realm_access.roles  https://example.com/roles ' }).settings;
+    assert.deepEqual([settings.scopeClaims, settings.roleClaims], [['scp'], ['realm_access.roles', 'https://example.com/roles']]);
+    assert.deepEqual([...build({ issuer: t.ISSUER }).settings.roleClaims], [], 'empty: every known spelling');
+    for (const roleClaims of ['realm_access..roles', '.roles', 'roles.', 'x'.repeat(257), Array.from({ length: 17 }, (_, i) => `c${i}`).join(' ')]) {
+      assert.equal(throwsWithCode(() => build({ issuer: t.ISSUER, roleClaims }), 'ERR_CONFIG_INVALID').option, 'roleClaims');
+    }
+    assert.equal(throwsWithCode(() => build({ issuer: t.ISSUER, scopeClaims: 'a..b' }), 'ERR_CONFIG_INVALID').option, 'scopeClaims');
+  });
+
   it('numbers out of range or not numbers: ERR_CONFIG_INVALID naming the option; blanks take the default', () => {
     for (const [option, value] of [['clockToleranceSec', -1], ['clockToleranceSec', 'soon'], ['timeoutMs', 0], ['maxTokenLength', 1e9], ['backoffMinMs', NaN]]) {
       const error = throwsWithCode(() => build({ issuer: t.ISSUER, [option]: value }), 'ERR_CONFIG_INVALID');
