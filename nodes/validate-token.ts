@@ -3,9 +3,11 @@
  * Output 1 carries `msg.auth`; output 2 carries a message ready for `http response`: status,
  * `WWW-Authenticate` challenge and `{ error, error_description }`.
  */
+import { extractBearerToken } from './core/bearer';
 import { rejectionFor } from './core/challenge';
-import { IdentityError, isIdentityError } from './core/errors';
-import { parseAccessRules } from './core/identity';
+import { ConfigurationError, IdentityError, isIdentityError } from './core/errors';
+import { parseAccessRules, type Identity } from './core/identity';
+import { chooseByIssuer } from './core/issuer-choice';
 import { reportSetup, setupProblem } from './shared/setup';
 import type { AccessRules } from './core/claims';
 import type { IdentityConfigNode } from './shared/config-node';
@@ -14,20 +16,32 @@ import type { NodeAPI, NodeDefinition, NodeMessage, NodeStatus, RuntimeNode } fr
 
 interface ValidateTokenDefinition extends NodeDefinition {
   identity: string;
+  /** Further providers whose tokens are accepted too; a token's iss picks the one that verifies it. */
+  identity2?: string;
+  identity3?: string;
   scope?: string;
   roles?: string;
 }
+
+/** The properties naming further providers, in the order they are listed. */
+const MORE_IDENTITIES = ['identity2', 'identity3'] as const;
 
 export = function register(RED: NodeAPI): void {
   function ValidateToken(this: RuntimeNode, definition: ValidateTokenDefinition): void {
     RED.nodes.createNode(this, definition);
     const config = RED.nodes.getNode(definition.identity) as IdentityConfigNode | null;
     let rules: AccessRules = { scopes: [], roles: [] };
+    const more = MORE_IDENTITIES.filter((option) => definition[option])
+      .map((option) => ({ option, config: RED.nodes.getNode(definition[option] as string) as IdentityConfigNode | null }));
     const setupError = setupProblem(config, () => {
       rules = parseAccessRules(definition.scope, definition.roles);
-    }, (identity) => identity.assertCanValidate());
-    const identity = setupError ? undefined : config?.identity;
-    const realm = identity?.settings.realm ?? 'node-red';
+      for (const { option, config: other } of more) checkMoreIdentity(option, other);
+    }, (identity) => {
+      identity.assertCanValidate();
+      checkDistinctIssuers([identity, ...more.map(({ config: other }) => other?.identity as Identity)]);
+    });
+    const identities = setupError || !config?.identity ? [] : [config.identity, ...more.map(({ config: other }) => other?.identity as Identity)];
+    const realm = identities[0]?.settings.realm ?? 'node-red';
 
     let shown = '';
     const show = (status: NodeStatus): void => {
@@ -41,7 +55,7 @@ export = function register(RED: NodeAPI): void {
 
     reportSetup(RED, this, config, setupError, show, { fill: 'yellow', shape: 'ring', text: RED._('validate-token.status.connecting') });
     if (!setupError) {
-      config?.ready?.then(() => show(ready), (error: unknown) => {
+      Promise.all([config, ...more.map(({ config: other }) => other)].map((each) => each?.ready)).then(() => show(ready), (error: unknown) => {
         if (isIdentityError(error)) show(errorStatus(error));
       });
     }
@@ -50,11 +64,13 @@ export = function register(RED: NodeAPI): void {
     this.on('input', (msg, send, done) => {
       runAsync(async () => {
         try {
-          if (setupError || !identity) throw setupError;
-          const request = msg.req as Parameters<typeof identity.authenticate>[0] | undefined;
+          if (setupError || identities.length === 0) throw setupError;
+          const request = msg.req as Parameters<Identity['authenticate']>[0] | undefined;
           if (!request || typeof request !== 'object') {
             throw new IdentityError('ERR_REQUEST_MISSING', 'msg.req is missing: validate-token takes messages from an http in node');
           }
+          const identity = identities.length === 1 ? identities[0]
+            : chooseByIssuer(extractBearerToken(request, identities[0].settings.maxTokenLength), identities);
           msg.auth = await identity.authenticate(request, rules);
           delete msg.authError;
           providerDown = false;
@@ -84,6 +100,22 @@ export = function register(RED: NodeAPI): void {
       msg.authError = { code: rejection.code };
       send([null, msg]);
     };
+  }
+
+  /** A further provider must exist, be valid and be able to validate, like the first. */
+  function checkMoreIdentity(option: string, config: IdentityConfigNode | null): void {
+    if (!config) throw new ConfigurationError('ERR_CONFIG_MISSING', option, `the identity-config selected as ${option} does not exist`);
+    if (config.configError) throw config.configError;
+    config.identity?.assertCanValidate();
+  }
+
+  /** Two providers with one issuer would leave the choice between them to chance. */
+  function checkDistinctIssuers(identities: Identity[]): void {
+    const issuers = identities.map((identity) => identity.settings.issuer);
+    const twice = issuers.find((issuer, index) => issuers.indexOf(issuer) !== index);
+    if (twice !== undefined) {
+      throw new ConfigurationError('ERR_CONFIG_INVALID', 'identity2', `two of the selected identity-configs have the issuer ${twice}`);
+    }
   }
 
   RED.nodes.registerType('validate-token', ValidateToken);

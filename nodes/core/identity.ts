@@ -199,6 +199,11 @@ export class Identity {
     return this.metadataValue.get();
   }
 
+  /** Whether tokens naming this `iss` are this provider's to verify: exactly its issuer. */
+  acceptsIssuer(issuer: string): boolean {
+    return issuer === this.settings.issuer;
+  }
+
   /** Fetches metadata and keys ahead of the first request; resolves the number of usable keys. */
   warmUp(): Promise<number> {
     return this.keys.warmUp();
