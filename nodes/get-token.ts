@@ -2,17 +2,21 @@
  * get-token: obtains a token from the identity provider with the configured grant, for a token
  * endpoint built in a flow (`http in` → get-token → `http response`) or for outgoing calls.
  */
-import { ConfigurationError, IdentityError } from './core/errors';
+import { ConfigurationError, IdentityError, isIdentityError } from './core/errors';
+import type { Identity } from './core/identity';
 import { TOKEN_DEFAULTS, TOKEN_EXCHANGE_GRANT, ACCESS_TOKEN_TYPE, type ExtraParameters } from './core/tokens';
 import type { TokenResponse } from './core/token-client';
 import type { IdentityConfigNode } from './shared/config-node';
 import { evaluateProperty, removeFromRequestBody, runAsync } from './shared/glue';
-import { reportSetup, setupProblem } from './shared/setup';
+import { checkMoreIdentities, moreIdentityConfigs, reportSetup, setupProblem } from './shared/setup';
 import type { NodeAPI, NodeDefinition, NodeMessage, RuntimeNode } from './shared/red';
 import { NO_STORE, tokenOutputs } from './shared/token-output';
 
 interface GetTokenDefinition extends NodeDefinition {
   identity: string;
+  /** Further providers the password grant tries in order (a provider chain). */
+  identity2?: string;
+  identity3?: string;
   grantType?: string;
   scope?: string;
   params?: string;
@@ -43,7 +47,12 @@ export = function register(RED: NodeAPI): void {
       failed: (status, code) => RED._('get-token.status.failed', { status, code }),
     });
 
+    const more = moreIdentityConfigs(RED, definition);
     const setupError = setupProblem(config, () => {
+      if (more.length > 0 && grantType !== 'password') {
+        throw new ConfigurationError('ERR_CONFIG_INVALID', more[0].option, 'only the password grant tries several providers');
+      }
+      checkMoreIdentities(more, (identity) => identity.assertCanRequestTokens());
       if (!GRANT_TYPES.includes(grantType)) {
         throw new ConfigurationError('ERR_CONFIG_INVALID', 'grantType', `grantType must be one of ${GRANT_TYPES.join(' ')}`);
       }
@@ -79,7 +88,8 @@ export = function register(RED: NodeAPI): void {
           switch (grantType) {
             case 'password': {
               const { username, password } = takeCredentials(msg);
-              response = await tokens.password(username, password, scope, extra);
+              const chain = [config.identity, ...more.map(({ config: other }) => other?.identity as Identity)];
+              response = await passwordAlongChain(chain, username, password, scope, extra);
               break;
             }
             case TOKEN_EXCHANGE_GRANT: {
@@ -120,6 +130,24 @@ export = function register(RED: NodeAPI): void {
         }
       }, done);
     });
+  }
+
+  /**
+   * The password grant at each provider in turn (Sensedia's API Identity calls it a chain): the
+   * first that accepts the password answers. Only `invalid_grant` (unknown user, wrong password)
+   * hands over to the next; any other failure ends the chain at once, so that a provider outage or
+   * a misconfigured client never turns into a login at another provider.
+   */
+  async function passwordAlongChain(chain: Identity[], username: string, password: string, scope: string,
+    extra: ExtraParameters): Promise<TokenResponse> {
+    for (let index = 0; ; index += 1) {
+      try {
+        return await chain[index].tokens.password(username, password, scope, extra);
+      } catch (error) {
+        const last = index === chain.length - 1;
+        if (last || !isIdentityError(error) || error.code !== 'ERR_GRANT_INVALID') throw error;
+      }
+    }
   }
 
   /**

@@ -5,10 +5,10 @@
  */
 import { extractBearerToken } from './core/bearer';
 import { rejectionFor } from './core/challenge';
-import { ConfigurationError, IdentityError, isIdentityError } from './core/errors';
+import { IdentityError, isIdentityError } from './core/errors';
 import { parseAccessRules, type Identity } from './core/identity';
 import { chooseByIssuer } from './core/issuer-choice';
-import { reportSetup, setupProblem } from './shared/setup';
+import { checkDistinctIssuers, checkMoreIdentities, moreIdentityConfigs, reportSetup, setupProblem } from './shared/setup';
 import type { AccessRules } from './core/claims';
 import type { IdentityConfigNode } from './shared/config-node';
 import { describeError, errorStatus, runAsync } from './shared/glue';
@@ -23,22 +23,19 @@ interface ValidateTokenDefinition extends NodeDefinition {
   roles?: string;
 }
 
-/** The properties naming further providers, in the order they are listed. */
-const MORE_IDENTITIES = ['identity2', 'identity3'] as const;
 
 export = function register(RED: NodeAPI): void {
   function ValidateToken(this: RuntimeNode, definition: ValidateTokenDefinition): void {
     RED.nodes.createNode(this, definition);
     const config = RED.nodes.getNode(definition.identity) as IdentityConfigNode | null;
     let rules: AccessRules = { scopes: [], roles: [] };
-    const more = MORE_IDENTITIES.filter((option) => definition[option])
-      .map((option) => ({ option, config: RED.nodes.getNode(definition[option] as string) as IdentityConfigNode | null }));
+    const more = moreIdentityConfigs(RED, definition);
     const setupError = setupProblem(config, () => {
       rules = parseAccessRules(definition.scope, definition.roles);
-      for (const { option, config: other } of more) checkMoreIdentity(option, other);
+      checkMoreIdentities(more, (identity) => identity.assertCanValidate());
     }, (identity) => {
       identity.assertCanValidate();
-      checkDistinctIssuers([identity, ...more.map(({ config: other }) => other?.identity as Identity)]);
+      checkDistinctIssuers(identity, more);
     });
     const identities = setupError || !config?.identity ? [] : [config.identity, ...more.map(({ config: other }) => other?.identity as Identity)];
     const realm = identities[0]?.settings.realm ?? 'node-red';
@@ -100,22 +97,6 @@ export = function register(RED: NodeAPI): void {
       msg.authError = { code: rejection.code };
       send([null, msg]);
     };
-  }
-
-  /** A further provider must exist, be valid and be able to validate, like the first. */
-  function checkMoreIdentity(option: string, config: IdentityConfigNode | null): void {
-    if (!config) throw new ConfigurationError('ERR_CONFIG_MISSING', option, `the identity-config selected as ${option} does not exist`);
-    if (config.configError) throw config.configError;
-    config.identity?.assertCanValidate();
-  }
-
-  /** Two providers with one issuer would leave the choice between them to chance. */
-  function checkDistinctIssuers(identities: Identity[]): void {
-    const issuers = identities.map((identity) => identity.settings.issuer);
-    const twice = issuers.find((issuer, index) => issuers.indexOf(issuer) !== index);
-    if (twice !== undefined) {
-      throw new ConfigurationError('ERR_CONFIG_INVALID', 'identity2', `two of the selected identity-configs have the issuer ${twice}`);
-    }
   }
 
   RED.nodes.registerType('validate-token', ValidateToken);

@@ -48,6 +48,15 @@ export const DEMO_USERS = Object.freeze({
   }),
 });
 
+// The people of a second demo realm ("partners"), for the provider chain and several-providers samples.
+export const DEMO_PARTNER_USERS = Object.freeze({
+  carol: Object.freeze({
+    password: 'carol-password',
+    scopes: Object.freeze(['orders:read']),
+    roles: Object.freeze(['partner']),
+  }),
+});
+
 const API_SCOPES = ['orders:read', 'orders:write'];
 const OIDC_SCOPES = ['openid', 'offline_access'];
 const SIGNING_ALG = 'RS256';
@@ -110,16 +119,16 @@ function secretsEqual(a, b) {
   return crypto.timingSafeEqual(digest(a), digest(b));
 }
 
-function authenticate(username, password) {
-  const user = Object.hasOwn(DEMO_USERS, username) ? DEMO_USERS[username] : undefined;
+function authenticate(users, username, password) {
+  const user = Object.hasOwn(users, username) ? users[username] : undefined;
   if (!user || !secretsEqual(password, user.password)) {
     return undefined;
   }
   return user;
 }
 
-async function findAccount(_ctx, accountId) {
-  if (!Object.hasOwn(DEMO_USERS, accountId)) {
+async function findAccount(users, accountId) {
+  if (!Object.hasOwn(users, accountId)) {
     return undefined;
   }
   return { accountId, claims: async () => ({ sub: accountId }) };
@@ -282,6 +291,8 @@ export async function createDemoProvider({
   accessTokenTtlSec = 300,
   store = new Map(),
   cookieKeys = [crypto.randomBytes(32).toString('base64url')],
+  // The accounts, shaped as DEMO_USERS: a second provider of a chain knows other people.
+  users = DEMO_USERS,
 }) {
   const keys = signingKeys?.length ? signingKeys : [await generateSigningKey()];
   const clientKey = jwtClientKey ? await normaliseJwtClientKey(jwtClientKey) : await generateJwtClientKey();
@@ -340,7 +351,7 @@ export async function createDemoProvider({
     cookies: { keys: cookieKeys },
     // Server-side clients only; no browser origin is trusted.
     clientBasedCORS: () => false,
-    findAccount,
+    findAccount: (_ctx, accountId) => findAccount(users, accountId),
     jwks: { keys: structuredClone(keys) },
     rotateRefreshToken: true,
     // oidc-provider drops a requested offline_access unless prompt=consent is
@@ -363,8 +374,8 @@ export async function createDemoProvider({
     },
     extraTokenClaims: async (_ctx, token) => {
       const claims = {};
-      if (token.accountId && Object.hasOwn(DEMO_USERS, token.accountId)) {
-        claims.realm_access = { roles: [...DEMO_USERS[token.accountId].roles] };
+      if (token.accountId && Object.hasOwn(users, token.accountId)) {
+        claims.realm_access = { roles: [...users[token.accountId].roles] };
       }
       if (actClaims.has(token)) {
         claims.act = actClaims.get(token);
@@ -414,7 +425,7 @@ export async function createDemoProvider({
       }
     }
     const accountId = params.username;
-    const user = authenticate(accountId, params.password);
+    const user = authenticate(users, accountId, params.password);
     if (!user) {
       throw new errors.InvalidGrant('invalid resource owner credentials');
     }
@@ -436,7 +447,7 @@ export async function createDemoProvider({
     if (oidcScope) grant.addOIDCScope(oidcScope);
     const grantId = await grant.save();
 
-    const account = await findAccount(ctx, accountId);
+    const account = await findAccount(users, accountId);
     ctx.oidc.entity('Grant', grant);
     ctx.oidc.entity('Account', account);
 
@@ -554,7 +565,7 @@ export async function createDemoProvider({
   }, TOKEN_EXCHANGE_PARAMS);
 
   // Login for the authorization code flow, in one step: the credentials are
-  // checked against DEMO_USERS and consent is given at once for what the user
+  // checked against the users (DEMO_USERS by default) and consent is given at once for what the user
   // may have of the requested scopes (the rest is recorded as rejected, so
   // oidc-provider does not prompt again).
   async function grantFor(details, accountId, user) {
@@ -627,7 +638,7 @@ export async function createDemoProvider({
       throw error;
     }
     const username = form.get('username') ?? '';
-    const user = authenticate(username, form.get('password') ?? '');
+    const user = authenticate(users, username, form.get('password') ?? '');
     if (!user) {
       sendHtml(res, 200, loginPage({ ...page, username, error: 'Invalid username or password.' }));
       return;
@@ -679,6 +690,7 @@ export async function startDemoProvider({
   accessTokenTtlSec,
   redirectUris,
   jwtClientKey,
+  users,
 } = {}) {
   const requests = new Map();
   const store = new Map();
@@ -729,6 +741,7 @@ export async function startDemoProvider({
       accessTokenTtlSec,
       store,
       cookieKeys,
+      users,
     });
     signingKeys = built.signingKeys;
     clientKey = built.jwtClientKey;

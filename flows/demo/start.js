@@ -10,7 +10,8 @@
  * with its Import ▸ Examples. On the first start the sample flows are deployed, with the demo client
  * secret given to each identity-config as a Node-RED credential (encrypted in flows_cred.json,
  * never in flows.json). The flows read the provider and their own URLs from the environment:
- * IDENTITY_DEMO_ISSUER, IDENTITY_DEMO_ORDERS_URL and IDENTITY_DEMO_CALLBACK_URL, set here.
+ * IDENTITY_DEMO_ISSUER, IDENTITY_DEMO_PARTNER_ISSUER (a second realm, /realms/partners, whose only user is
+ * carol), IDENTITY_DEMO_ORDERS_URL and IDENTITY_DEMO_CALLBACK_URL, set here.
  *
  * Environment: PORT (0 picks a free port), NODE_RED_DEMO_DIR (the user directory),
  * DEMO_CLIENT_SECRET (default "demo-client-secret"), NODE_RED_LOG_LEVEL (Node-RED's console log level,
@@ -45,19 +46,25 @@ async function main() {
   });
   const base = `http://${HOST}:${server.address().port}`;
   const issuer = `${base}/realms/demo`;
+  const partnerIssuer = `${base}/realms/partners`; // a second realm, with other people, for the provider chain
   const callback = `${base}/callback`;
   // Read by the sample flows as ${...} properties when Node-RED starts them.
   process.env.IDENTITY_DEMO_ISSUER = issuer; // every identity-config's issuer
+  process.env.IDENTITY_DEMO_PARTNER_ISSUER = partnerIssuer; // the second realm of the provider chain sample
   process.env.IDENTITY_DEMO_ORDERS_URL = `${base}/api/orders`; // the http request nodes calling the protected API
   process.env.IDENTITY_DEMO_CALLBACK_URL = callback; // the authorization-code login's redirect URI
 
-  const { createDemoProvider } = await import('./provider.mjs');
+  const { createDemoProvider, DEMO_PARTNER_USERS } = await import('./provider.mjs');
   // The handler serves the provider and its login page; it must be mounted through express, which
   // sets req.originalUrl, so that oidc-provider knows its /realms/demo prefix.
   const { handler } = await createDemoProvider({
     issuer, clientSecret, redirectUris: [callback], accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC,
   });
   app.use('/realms/demo', handler);
+  const partners = await createDemoProvider({
+    issuer: partnerIssuer, clientSecret, redirectUris: [callback], accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC, users: DEMO_PARTNER_USERS,
+  });
+  app.use('/realms/partners', partners.handler);
 
   const sampleFlows = readSampleFlows();
   const firstStart = !fs.existsSync(path.join(userDir, 'flows.json'));
@@ -91,7 +98,8 @@ async function main() {
   console.log(`Refresh endpoint:           POST ${base}/refresh  {"refresh_token"}`);
   console.log(`Machine to machine:         GET  ${base}/m2m/orders`);
   console.log(`Session:                    POST ${base}/session/login, then GET ${base}/session/orders`);
-  console.log(`Login (authorization code): ${base}/login in a browser\n`);
+  console.log(`Login (authorization code): ${base}/login in a browser`);
+  console.log(`Provider chain:             POST ${base}/chain/token (alice at ${issuer}, carol at ${partnerIssuer})\n`);
 
   const stop = async () => {
     await RED.stop();

@@ -64,6 +64,17 @@ describe('npm start: Node-RED with the demo provider, and the README quick start
     assert.ok(JSON.stringify(m2m).includes('demo-client'), JSON.stringify(m2m));
   });
 
+  it("runs the README's provider chain lines as written: carol at the partners realm, alice at the employees realm", async () => {
+    const port = new URL(base).port;
+    const script = readmeCurlLines('chain-curl').replaceAll('127.0.0.1:1880', `127.0.0.1:${port}`);
+    const { error, stdout, stderr } = await bash(`${script}\n`);
+    assert.equal(error, null, `${stderr}\n${stdout}`);
+    const [carol, alice, refused] = stdout.replace(/}{/g, '}\n{').trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual([carol.for, carol.realm], ['carol', `${base}/realms/partners`]);
+    assert.deepEqual([alice.for, alice.realm], ['alice', `${base}/realms/demo`]);
+    assert.equal(refused.error, 'invalid_grant');
+  });
+
   it('serves the editor with our nodes, and the sample flow under Import ▸ Examples', async () => {
     assert.equal((await fetch(`${base}/`)).status, 200);
     const nodes = await (await fetch(`${base}/nodes`, { headers: { accept: 'application/json' } })).json();

@@ -70,17 +70,22 @@ describe('the Postman collection under newman, and the sample flows, against npm
       assert.equal(nodes[0].type, 'tab', file);
       assert.equal(nodes[1].type, 'comment', `${file}: a comment node first`);
       assert.ok(nodes[1].info.length > 100, `${file}: the comment says what it shows and how to call it`);
+      // Its own identity-config, one per demo realm it uses: the demo realm first.
       const configs = nodes.filter((node) => node.type === 'identity-config');
-      assert.equal(configs.length, 1, `${file}: its own identity-config`);
-      assert.equal(configs[0].issuer, '${IDENTITY_DEMO_ISSUER}', file);
-      assert.equal(configs[0].clientId, 'demo-client', file);
-      assert.equal(configs[0].audience, 'urn:node-red-contrib-identity:demo-api', file);
+      const issuers = configs.map((config) => config.issuer);
+      assert.ok(configs.length >= 1 && configs.length <= 2, `${file}: its own identity-config`);
+      assert.deepEqual(issuers, ['${IDENTITY_DEMO_ISSUER}', '${IDENTITY_DEMO_PARTNER_ISSUER}'].slice(0, configs.length), file);
+      for (const config of configs) {
+        assert.equal(config.clientId, 'demo-client', file);
+        assert.equal(config.audience, 'urn:node-red-contrib-identity:demo-api', file);
+      }
       for (const node of nodes) {
         assert.match(node.id, /^[0-9a-f]{16}$/, `${file}: ${node.id}`);
         assert.ok(!ids.has(node.id), `${file}: the id ${node.id} is used by another sample flow`);
         ids.add(node.id);
         if (node.type !== 'tab' && node.type !== 'identity-config') assert.equal(node.z, tabs[0].id, `${file}: ${node.id} on its tab`);
         if (node.identity) assert.equal(node.identity, configs[0].id, `${file}: ${node.id} uses the flow's own identity-config`);
+        if (node.identity2) assert.equal(node.identity2, configs[1]?.id, `${file}: ${node.id} uses the flow's own second identity-config`);
       }
       const text = JSON.stringify(nodes);
       assert.ok(!/demo-client-secret|"(?:clientSecret|privateKey|credentials)":/.test(text), `${file}: no secret`);
