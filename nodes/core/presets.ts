@@ -113,9 +113,9 @@ export function presetSettings(id: Exclude<PresetId, 'generic'>, input: PresetIn
       const id = tenant.toLowerCase();
       if (input.tokenVersion === 'v1') {
         // v1 tokens name sts.windows.net, which publishes no metadata of its own: the endpoints are
-        // the tenant's (one key set serves both versions).
+        // the tenant's v1.0 ones, as Microsoft says to validate v1.0 tokens with.
         return settings(`https://sts.windows.net/${id}/`, {
-          jwksUri: `${ENTRA_LOGIN}/${id}/discovery/v2.0/keys`,
+          jwksUri: `${ENTRA_LOGIN}/${id}/discovery/keys`,
           tokenEndpoint: `${ENTRA_LOGIN}/${id}/oauth2/v2.0/token`,
           authorizationEndpoint: `${ENTRA_LOGIN}/${id}/oauth2/v2.0/authorize`,
         });

@@ -65,6 +65,7 @@ export class TokenVerifier {
   /** Resolves the verified claims; rejects with an `AccessDeniedError` or a provider error. */
   async verify(token: string): Promise<VerifiedToken> {
     const header = this.checkHeader(token);
+    this.refuseForeignIssuer(token);
     const key = await this.options.keys.keyFor(header.kid, header.alg);
     try {
       const { payload } = await jwtVerify(token, key, {
@@ -81,6 +82,25 @@ export class TokenVerifier {
       return { claims: payload, header, keyIdentity: this.options.keys.identityOf?.(key) ?? '' };
     } catch (error) {
       throw fromJose(error);
+    }
+  }
+
+  /**
+   * A token that names another issuer is refused before its key is looked up: its `kid` is not
+   * ours to look for (an unknown one would make us refetch the key set), and "wrong issuer" is
+   * what the integrator needs to hear. This only ever refuses; `jwtVerify` checks `iss` again
+   * once the signature holds. A payload that cannot be read is left to `jwtVerify` to refuse.
+   */
+  private refuseForeignIssuer(token: string): void {
+    let issuer: unknown;
+    try {
+      const payload: unknown = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+      issuer = payload && typeof payload === 'object' ? (payload as { iss?: unknown }).iss : undefined;
+    } catch {
+      return;
+    }
+    if (issuer !== undefined && issuer !== this.options.issuer) {
+      throw new AccessDeniedError('ERR_TOKEN_ISSUER', 'the token was issued by another issuer than the configured one');
     }
   }
 

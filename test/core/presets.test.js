@@ -40,7 +40,7 @@ describe('core: provider presets', () => {
     });
     const v1 = presetSettings('entra', { tenant: TENANT, tokenVersion: 'v1' });
     assert.equal(v1.issuer, `https://sts.windows.net/${TENANT}/`);
-    assert.equal(v1.jwksUri, `https://login.microsoftonline.com/${TENANT}/discovery/v2.0/keys`);
+    assert.equal(v1.jwksUri, `https://login.microsoftonline.com/${TENANT}/discovery/keys`);
     assert.equal(v1.tokenEndpoint, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`);
     assert.equal(v1.authorizationEndpoint, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/authorize`);
   });

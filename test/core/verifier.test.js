@@ -168,6 +168,17 @@ describe('core: token verification', () => {
       await rejectsWithCode(verifier.verify('a'.repeat(11)), 'ERR_TOKEN_TOO_LARGE');
     });
 
+    it('a token of another issuer is refused before any key lookup (ERR_TOKEN_ISSUER, no key set refetch)', async () => {
+      const { TokenVerifier } = require('../../dist/core/verifier');
+      const verifier = new TokenVerifier({
+        issuer: t.ISSUER, audiences: ['api'], algorithms: ['RS256'], clockToleranceSec: 0, rfc9068: false, maxTokenLength: 16384,
+        keys: { keyFor: () => assert.fail('no key lookup for a foreign issuer') }, now: clock.now,
+      });
+      const foreign = t.forge({ alg: 'RS256', kid: 'unknown-kid' }, t.baseClaims({ iss: 'https://elsewhere.example.test' }), 'c2ln');
+      await rejectsWithCode(verifier.verify(foreign), 'ERR_TOKEN_ISSUER');
+      await rejectsWithCode(verifier.verify(t.forge({ alg: 'RS256', kid: 'k' }, t.baseClaims({ iss: 7 }), 'c2ln')), 'ERR_TOKEN_ISSUER');
+    });
+
     it('refuses a token longer than maxTokenLength', async () => {
       const token = await t.mint(rsa, t.baseClaims({ pad: 'x'.repeat(600) }));
       await rejectsWithCode(authenticate(token, { maxTokenLength: 500 }), 'ERR_TOKEN_TOO_LARGE');
