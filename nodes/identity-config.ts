@@ -14,6 +14,8 @@ import type { NodeAPI, NodeDefinition } from './shared/red';
 
 interface IdentityConfigDefinition extends NodeDefinition {
   issuer: string;
+  /** With {tenantid} in the issuer: the tenant ids accepted, space-separated. */
+  tenants?: string;
   clientId?: string;
   audience?: string;
   rfc9068?: boolean;
@@ -49,6 +51,7 @@ export = function register(RED: NodeAPI): void {
     try {
       this.identity = new Identity({
         issuer: definition.issuer,
+        tenants: definition.tenants,
         clientId: definition.clientId,
         audience: definition.audience,
         rfc9068: definition.rfc9068 === true,
@@ -107,7 +110,8 @@ export = function register(RED: NodeAPI): void {
   RED.httpAdmin.get('/identity-config/discover', RED.auth.needsPermission('identity-config.write'), (req, res) => {
     const issuer = typeof req.query.issuer === 'string' ? req.query.issuer : '';
     const allowInsecureHttp = req.query.allowInsecureHttp === 'true';
-    inspectProvider(discoveryHttp, issuer, allowInsecureHttp).then((report) => res.json(report), (error: unknown) => {
+    const tenants = typeof req.query.tenants === 'string' ? req.query.tenants.split(/\s+/).filter(Boolean) : [];
+    inspectProvider(discoveryHttp, issuer, allowInsecureHttp, tenants).then((report) => res.json(report), (error: unknown) => {
       const known = isIdentityError(error) ? error : new IdentityError('ERR_INTERNAL', 'unexpected failure');
       const cause = (known.cause as { code?: unknown } | undefined)?.code;
       // The request to us succeeded; what failed is the discovery, which the answer describes.

@@ -30,6 +30,7 @@ export function discoveryUrls(issuer: string): string[] {
 
 export interface FetchMetadataOptions {
   http: HttpClient;
+  /** The issuer the document must name exactly, and where it is looked for. */
   issuer: string;
   allowInsecureHttp: boolean;
   signal?: AbortSignal;

@@ -13,6 +13,7 @@ import { extractBearerToken, BEARER_DEFAULTS, type CredentialSource } from './be
 import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo } from './claims';
 import { loadClientKey, type ClientKey } from './client-key';
 import { fetchMetadata, type ProviderMetadata } from './discovery';
+import { issuerSet } from './issuers';
 import { ConfigurationError, IdentityError } from './errors';
 import { createHttpClient, HTTP_DEFAULTS, type HttpClient } from './http';
 import { ASYMMETRIC_ALGORITHMS, KEY_DEFAULTS, KeyStore } from './keys';
@@ -24,8 +25,10 @@ import { TokenVerifier } from './verifier';
 import { VerifiedTokenCache, type KeyReference } from './verified-token-cache';
 
 export interface IdentityOptions {
-  /** The issuer identifier, exactly as the provider states it (required). */
+  /** The issuer identifier, exactly as the provider states it (required); may hold `{tenantid}` once. */
   issuer: string;
+  /** With `{tenantid}` in the issuer: the tenants accepted, space-separated or as a list (required then). */
+  tenants?: string | readonly string[];
   /** Accepted audiences, space-separated or as a list; a token must carry one. Required to validate. */
   audience?: string | readonly string[];
   /** The client id; its Keycloak `resource_access` roles count as roles. */
@@ -97,6 +100,10 @@ export const IDENTITY_DEFAULTS = Object.freeze({
 /** The options after validation, with every default applied. */
 export interface IdentitySettings {
   issuer: string;
+  /** The `iss` values accepted: the issuer, or one per tenant of an issuer template. */
+  issuers: readonly string[];
+  /** The issuer whose metadata is read (the first tenant's, for a template). */
+  discoveredIssuer: string;
   audiences: readonly string[];
   clientId: string | undefined;
   rfc9068: boolean;
@@ -141,7 +148,7 @@ export class Identity {
     });
     const backoff = { backoffMinMs: settings.backoffMinMs, backoffMaxMs: settings.backoffMaxMs };
     this.metadataValue = new RefreshingValue({
-      load: (signal) => fetchMetadata({ http, issuer: settings.issuer, allowInsecureHttp: settings.allowInsecureHttp, signal }),
+      load: (signal) => fetchMetadata({ http, issuer: settings.discoveredIssuer, allowInsecureHttp: settings.allowInsecureHttp, signal }),
       now,
       maxAgeMs: IDENTITY_DEFAULTS.discoveryMaxAgeMs,
       ...backoff,
@@ -175,7 +182,7 @@ export class Identity {
         client,
         now,
         clientId: settings.clientId,
-        issuer: settings.issuer,
+        issuer: settings.issuers,
         authorizationEndpoint: () => this.endpoint('authorization_endpoint', settings.authorizationEndpoint),
         issParameterSupported: async () => !settings.authorizationEndpoint
           && (await this.metadataValue.get()).authorization_response_iss_parameter_supported === true,
@@ -183,7 +190,7 @@ export class Identity {
     }
     this.verified = new VerifiedTokenCache({ maxEntries: settings.tokenCacheEntries, maxBytes: settings.tokenCacheMaxBytes, now });
     this.verifier = new TokenVerifier({
-      issuer: settings.issuer,
+      issuer: settings.issuers,
       audiences: settings.audiences,
       algorithms: settings.algorithms,
       clockToleranceSec: settings.clockToleranceSec,
@@ -201,7 +208,7 @@ export class Identity {
 
   /** Whether tokens naming this `iss` are this provider's to verify: exactly its issuer. */
   acceptsIssuer(issuer: string): boolean {
-    return issuer === this.settings.issuer;
+    return this.settings.issuers.includes(issuer);
   }
 
   /** Fetches metadata and keys ahead of the first request; resolves the number of usable keys. */
@@ -306,7 +313,8 @@ function validateOptions(options: IdentityOptions): IdentitySettings {
   const allowInsecureHttp = options.allowInsecureHttp === true;
   const issuer = typeof options.issuer === 'string' ? options.issuer.trim() : '';
   if (!issuer) throw new ConfigurationError('ERR_CONFIG_ISSUER_MISSING', 'issuer', 'the issuer is required');
-  const issuerUrl = parseProviderUrl(issuer, 'issuer', allowInsecureHttp);
+  const { accepted: issuers, discovered: discoveredIssuer } = issuerSet(issuer, listOption(options.tenants));
+  const issuerUrl = parseProviderUrl(discoveredIssuer, 'issuer', allowInsecureHttp);
   if (issuerUrl.search || issuerUrl.hash) {
     throw new ConfigurationError('ERR_CONFIG_ISSUER_INVALID', 'issuer', 'the issuer must not have a query or fragment (RFC 8414 §2)');
   }
@@ -327,6 +335,8 @@ function validateOptions(options: IdentityOptions): IdentitySettings {
   const backoffMinMs = numberOption(options.backoffMinMs, 'backoffMinMs', IDENTITY_DEFAULTS.backoffMinMs, 0, 3_600_000);
   return {
     issuer,
+    issuers,
+    discoveredIssuer,
     audiences: listOption(options.audience),
     clientId: options.clientId?.trim() || undefined,
     rfc9068: options.rfc9068 === true,

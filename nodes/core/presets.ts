@@ -23,7 +23,7 @@ export type PresetId = typeof PRESET_IDS[number];
 export interface PresetInput {
   /** Keycloak server URL, Okta or Auth0 domain, API Connect gateway URL. */
   baseUrl?: string;
-  /** Keycloak realm, Okta authorization server id, Entra tenant id, API Connect provider path. */
+  /** Keycloak realm, Okta authorization server id, Entra tenant id (or `organizations`), API Connect provider path. */
   tenant?: string;
   /** Keycloak up to version 16 (and later ones started with `--http-relative-path=/auth`). */
   legacyAuth?: boolean;
@@ -109,15 +109,19 @@ export function presetSettings(id: Exclude<PresetId, 'generic'>, input: PresetIn
       return settings(`${base}/`); // Auth0's iss ends with a slash
     }
     case 'entra': {
-      if (!TENANT_ID.test(tenant)) return { field: 'tenant', problem: tenant ? 'tenantId' : 'required' };
-      const id = tenant.toLowerCase();
+      // `organizations` (or `common`): a multi-tenant app, whose issuer is a template over the tenants listed.
+      const multiTenant = /^(organizations|common)$/i.test(tenant);
+      if (!TENANT_ID.test(tenant) && !multiTenant) return { field: 'tenant', problem: tenant ? 'tenantId' : 'required' };
+      const id = multiTenant ? '{tenantid}' : tenant.toLowerCase();
+      const keysOf = multiTenant ? 'common' : id;
+      const endpointsOf = multiTenant ? 'organizations' : id;
       if (input.tokenVersion === 'v1') {
         // v1 tokens name sts.windows.net, which publishes no metadata of its own: the endpoints are
         // the tenant's v1.0 ones, as Microsoft says to validate v1.0 tokens with.
         return settings(`https://sts.windows.net/${id}/`, {
-          jwksUri: `${ENTRA_LOGIN}/${id}/discovery/keys`,
-          tokenEndpoint: `${ENTRA_LOGIN}/${id}/oauth2/v2.0/token`,
-          authorizationEndpoint: `${ENTRA_LOGIN}/${id}/oauth2/v2.0/authorize`,
+          jwksUri: `${ENTRA_LOGIN}/${keysOf}/discovery/keys`,
+          tokenEndpoint: `${ENTRA_LOGIN}/${endpointsOf}/oauth2/v2.0/token`,
+          authorizationEndpoint: `${ENTRA_LOGIN}/${endpointsOf}/oauth2/v2.0/authorize`,
         });
       }
       return settings(`${ENTRA_LOGIN}/${id}/v2.0`);

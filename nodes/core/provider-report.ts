@@ -7,6 +7,7 @@
 import { fetchMetadata } from './discovery';
 import { IdentityError } from './errors';
 import type { HttpClient } from './http';
+import { issuerSet } from './issuers';
 import { parseProviderUrl } from './urls';
 
 export interface ProviderReport {
@@ -20,11 +21,14 @@ export interface ProviderReport {
 
 const ENDPOINTS = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'introspection_endpoint', 'userinfo_endpoint', 'end_session_endpoint'];
 
-export async function inspectProvider(http: HttpClient, issuer: string, allowInsecureHttp: boolean): Promise<ProviderReport> {
+export async function inspectProvider(http: HttpClient, issuer: string, allowInsecureHttp: boolean,
+  tenants: readonly string[] = []): Promise<ProviderReport> {
   const trimmed = issuer.trim();
   if (!trimmed) throw new IdentityError('ERR_CONFIG_ISSUER_MISSING', 'the issuer is required');
-  parseProviderUrl(trimmed, 'issuer', allowInsecureHttp);
-  const metadata = await fetchMetadata({ http, issuer: trimmed, allowInsecureHttp });
+  // An issuer template is inspected as its first tenant's issuer, as validation reads it.
+  const { discovered } = issuerSet(trimmed, tenants);
+  parseProviderUrl(discovered, 'issuer', allowInsecureHttp);
+  const metadata = await fetchMetadata({ http, issuer: discovered, allowInsecureHttp });
   const endpoints: Record<string, string> = {};
   for (const name of ENDPOINTS) {
     if (typeof metadata[name] === 'string') endpoints[name] = metadata[name] as string;

@@ -39,7 +39,8 @@ export type Parameters = Array<[string, string]>;
 export interface TokenServiceOptions {
   client: TokenClient;
   clientId: string;
-  issuer: string;
+  /** The issuer a login callback's `iss` must name (RFC 9207), or one per tenant of an issuer template. */
+  issuer: string | readonly string[];
   /** Resolves the authorization endpoint (a configured override, or discovery's). */
   authorizationEndpoint(): Promise<string>;
   /** Whether the provider says its authorization responses carry `iss` (RFC 9207 §3). */
@@ -164,7 +165,8 @@ export class TokenService {
       throw new IdentityError('ERR_LOGIN_STATE_INVALID', 'the callback comes from another browser than the login (login CSRF)');
     }
     this.logins.take(state);
-    if (query.iss === undefined ? await this.options.issParameterSupported() : query.iss !== this.options.issuer) {
+    const issuers: readonly string[] = typeof this.options.issuer === 'string' ? [this.options.issuer] : this.options.issuer;
+    if (query.iss === undefined ? await this.options.issParameterSupported() : !(typeof query.iss === 'string' && issuers.includes(query.iss))) {
       throw new IdentityError('ERR_LOGIN_STATE_INVALID', 'the callback does not name this issuer (RFC 9207)');
     }
     if (typeof query.error === 'string') {

@@ -10,10 +10,11 @@
  * registered claims: `iss` exact (§3.8), `aud` (§3.9), `exp` (always required) and `nbf`.
  */
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
-import { AccessDeniedError, IdentityError } from './errors';
+import { AccessDeniedError, IdentityError, isIdentityError } from './errors';
 
 export interface VerifierOptions {
-  issuer: string;
+  /** The accepted `iss`: one issuer, or one per tenant of an issuer template. */
+  issuer: string | readonly string[];
   /** A token must carry at least one of these in `aud` (never empty: see `Identity.assertCanValidate`). */
   audiences: readonly string[];
   /** Accepted JWS algorithms; only asymmetric ones (see `ASYMMETRIC_ALGORITHMS`). */
@@ -53,6 +54,7 @@ export class TokenVerifier {
   private readonly allowed: ReadonlySet<string>;
   private readonly requiredClaims: string[];
   private readonly audiences: string[];
+  private readonly issuers: readonly string[];
 
   /** Everything that does not depend on the token is prepared here, once per deploy. */
   constructor(options: VerifierOptions) {
@@ -60,17 +62,25 @@ export class TokenVerifier {
     this.allowed = new Set(options.algorithms);
     this.requiredClaims = options.rfc9068 ? ['exp', 'iat', 'sub', 'client_id', 'jti'] : ['exp'];
     this.audiences = [...options.audiences];
+    this.issuers = typeof options.issuer === 'string' ? [options.issuer] : [...options.issuer];
   }
 
   /** Resolves the verified claims; rejects with an `AccessDeniedError` or a provider error. */
   async verify(token: string): Promise<VerifiedToken> {
     const header = this.checkHeader(token);
-    this.refuseForeignIssuer(token);
-    const key = await this.options.keys.keyFor(header.kid, header.alg);
+    let key: CryptoKey;
+    try {
+      key = await this.options.keys.keyFor(header.kid, header.alg);
+    } catch (error) {
+      // No key of ours fits: a token of another issuer is told so (an Okta org-server token at a
+      // custom server, a Keycloak token from another realm), which is what the integrator must fix.
+      if (isIdentityError(error) && error.code === 'ERR_TOKEN_KEY_UNKNOWN') this.refuseForeignIssuer(token);
+      throw error;
+    }
     try {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [header.alg],
-        issuer: this.options.issuer,
+        issuer: [...this.issuers],
         audience: this.audiences,
         clockTolerance: this.options.clockToleranceSec,
         currentDate: new Date(this.options.now()),
@@ -86,10 +96,9 @@ export class TokenVerifier {
   }
 
   /**
-   * A token that names another issuer is refused before its key is looked up: its `kid` is not
-   * ours to look for (an unknown one would make us refetch the key set), and "wrong issuer" is
-   * what the integrator needs to hear. This only ever refuses; `jwtVerify` checks `iss` again
-   * once the signature holds. A payload that cannot be read is left to `jwtVerify` to refuse.
+   * Refuses a token whose (unverified) `iss` is none of ours with ERR_TOKEN_ISSUER. This only ever
+   * refuses; `jwtVerify` checks `iss` again once the signature holds. A payload that cannot be read
+   * is left alone.
    */
   private refuseForeignIssuer(token: string): void {
     let issuer: unknown;
@@ -99,7 +108,7 @@ export class TokenVerifier {
     } catch {
       return;
     }
-    if (issuer !== undefined && issuer !== this.options.issuer) {
+    if (issuer !== undefined && !(typeof issuer === 'string' && this.issuers.includes(issuer))) {
       throw new AccessDeniedError('ERR_TOKEN_ISSUER', 'the token was issued by another issuer than the configured one');
     }
   }

@@ -45,6 +45,17 @@ describe('core: provider presets', () => {
     assert.equal(v1.authorizationEndpoint, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/authorize`);
   });
 
+  it('Entra multi-tenant (organizations): the issuer template over {tenantid}, the common keys for v1', () => {
+    const { TENANT_PLACEHOLDER } = require('../../dist/core/issuers');
+    const v2 = presetSettings('entra', { tenant: 'organizations', tokenVersion: 'v2' });
+    assert.equal(v2.issuer, `https://login.microsoftonline.com/${TENANT_PLACEHOLDER}/v2.0`);
+    assert.equal(v2.jwksUri, '', 'discovered at the first tenant');
+    const v1 = presetSettings('entra', { tenant: 'Common', tokenVersion: 'v1' });
+    assert.equal(v1.issuer, `https://sts.windows.net/${TENANT_PLACEHOLDER}/`);
+    assert.equal(v1.jwksUri, 'https://login.microsoftonline.com/common/discovery/keys');
+    assert.equal(v1.tokenEndpoint, 'https://login.microsoftonline.com/organizations/oauth2/v2.0/token');
+  });
+
   it('IBM API Connect: <gateway>/<org>/<catalog>/<provider> with its /oauth2 endpoints', () => {
     const apic = presetSettings('apic', { baseUrl: 'https://gw.example.com', tenant: '/acme/sandbox/oauth/' });
     assert.equal(apic.issuer, 'https://gw.example.com/acme/sandbox/oauth');
@@ -64,7 +75,7 @@ describe('core: provider presets', () => {
       ['okta', { baseUrl: 'dev-1.okta.com', tenant: 'a?b' }, { field: 'tenant', problem: 'name' }],
       ['auth0', { baseUrl: 'https://exa mple.com' }, { field: 'baseUrl', problem: 'url' }],
       ['entra', { tenant: 'contoso.onmicrosoft.com' }, { field: 'tenant', problem: 'tenantId' }],
-      ['entra', { tenant: 'common' }, { field: 'tenant', problem: 'tenantId' }],
+      ['entra', { tenant: 'my-company' }, { field: 'tenant', problem: 'tenantId' }],
       ['entra', {}, { field: 'tenant', problem: 'required' }],
       ['apic', { baseUrl: 'https://gw.example.com', tenant: '//' }, { field: 'tenant', problem: 'required' }],
       ['apic', { baseUrl: 'https://gw.example.com', tenant: 'org/%2e%2e/x' }, { field: 'tenant', problem: 'name' }],

@@ -281,8 +281,8 @@ describe('core: real token shapes through the provider presets', () => {
         code: 'ERR_ROLE_INSUFFICIENT',
       },
       {
-        // The org server signs with keys of its own, which the default server does not publish: the
-        // issuer is refused before any key is looked up, so the integrator hears "wrong issuer".
+        // The org server signs with keys of its own, which the default server does not publish: no
+        // key fits, and the token names another issuer, so the integrator hears "wrong issuer".
         name: 'Okta org-server token to a default-server config', preset: 'okta', keys: 'okta', signedBy: 'okta-org',
         token: shapes.okta.orgServerUser(), config: { audience: 'api://default' },
         code: 'ERR_TOKEN_ISSUER',

@@ -168,12 +168,15 @@ describe('core: token verification', () => {
       await rejectsWithCode(verifier.verify('a'.repeat(11)), 'ERR_TOKEN_TOO_LARGE');
     });
 
-    it('a token of another issuer is refused before any key lookup (ERR_TOKEN_ISSUER, no key set refetch)', async () => {
+    it('a token of another issuer whose key we do not have: ERR_TOKEN_ISSUER, which names what to fix', async () => {
       const { TokenVerifier } = require('../../dist/core/verifier');
+      const { AccessDeniedError } = require('../../dist/core/errors');
       const verifier = new TokenVerifier({
         issuer: t.ISSUER, audiences: ['api'], algorithms: ['RS256'], clockToleranceSec: 0, rfc9068: false, maxTokenLength: 16384,
-        keys: { keyFor: () => assert.fail('no key lookup for a foreign issuer') }, now: clock.now,
+        keys: { keyFor: async () => { throw new AccessDeniedError('ERR_TOKEN_KEY_UNKNOWN', 'no such key'); } }, now: clock.now,
       });
+      const ours = t.forge({ alg: 'RS256', kid: 'unknown-kid' }, t.baseClaims(), 'c2ln');
+      await rejectsWithCode(verifier.verify(ours), 'ERR_TOKEN_KEY_UNKNOWN');
       const foreign = t.forge({ alg: 'RS256', kid: 'unknown-kid' }, t.baseClaims({ iss: 'https://elsewhere.example.test' }), 'c2ln');
       await rejectsWithCode(verifier.verify(foreign), 'ERR_TOKEN_ISSUER');
       await rejectsWithCode(verifier.verify(t.forge({ alg: 'RS256', kid: 'k' }, t.baseClaims({ iss: 7 }), 'c2ln')), 'ERR_TOKEN_ISSUER');
