@@ -6,6 +6,8 @@
  * The client secret reaches each identity-config as a Node-RED credential.
  */
 const AUDIENCE = 'urn:node-red-contrib-identity:demo-api';
+/** The demo provider's second API, whose tokens are opaque (flows/demo/provider.mjs). */
+const OPAQUE_AUDIENCE = 'urn:node-red-contrib-identity:opaque-api';
 const SCOPE = 'orders:read';
 const at = { x: 100, y: 100 };
 
@@ -82,4 +84,14 @@ function coldTokenFlows(issuer, clientSecret, round) {
   ];
 }
 
-module.exports = { AUDIENCE, SCOPE, mainFlows, coldValidateFlows, coldTokenFlows };
+/** Only /introspect: validate-token behind a new identity-config in introspection mode (nothing cached yet). */
+function introspectionFlows(issuer, clientSecret, round) {
+  const tab = `bench-introspection-${round}`;
+  return [
+    { id: tab, type: 'tab', label: 'bench introspection' },
+    identityConfig(`idp-introspection-${round}`, issuer, clientSecret, { audience: OPAQUE_AUDIENCE, rfc9068: false, validation: 'introspection' }),
+    ...route(tab, '/introspect', validateToken(`idp-introspection-${round}`)),
+  ];
+}
+
+module.exports = { AUDIENCE, OPAQUE_AUDIENCE, SCOPE, mainFlows, coldValidateFlows, coldTokenFlows, introspectionFlows };

@@ -7,6 +7,7 @@
  *   `connections` keep-alive connections, each sending its next request as soon as the last one is
  *   answered; responses completed during the first `warmupMs` are not counted, the next
  *   `durationMs` are. It stops at the deadline or after `maxRequests` requests, whichever is first.
+ *   `headers` may be a list: request n sends `headers[n % length]` (several tokens in turn).
  * - `{ type: 'burst', url, headers, count, timeoutMs }`: `count` requests at once, each on its own
  *   new connection (the cold start of a freshly deployed flow).
  *
@@ -51,8 +52,9 @@ async function run({ url, headers, connections, warmupMs, durationMs, maxRequest
   let lastEnd = measureFrom;
   const worker = async () => {
     while (sent < maxRequests && performance.now() < deadline) {
+      const requestHeaders = Array.isArray(headers) ? headers[sent % headers.length] : headers;
       sent += 1;
-      const status = await get(url, headers, agent, timeoutMs);
+      const status = await get(url, requestHeaders, agent, timeoutMs);
       const now = performance.now();
       if (now < measureFrom) tally(warmup, status);
       else if (now <= deadline) {

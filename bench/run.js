@@ -14,6 +14,9 @@
  * - bench/verifier.js and bench/cache-memory.js: the in-process figures, one process each, after
  *   the others have stopped.
  *
+ * Counts (provider calls at a cold start, for concurrent requests, and the introspection cache's
+ * calls and hit rate) are taken at the provider, which counts the requests it gets per path.
+ *
  * Every figure is the median of at least 3 rounds; a round measures the variants one after the
  * other (bare, cached, uncached, express, …), so that drift hits all of them alike. Every request
  * must get a 2xx answer: a figure measured with a non-2xx answer or a failed request is printed as
@@ -26,7 +29,7 @@ const { fork, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { AUDIENCE, SCOPE, mainFlows, coldValidateFlows, coldTokenFlows } = require('./flows');
+const { AUDIENCE, OPAQUE_AUDIENCE, SCOPE, mainFlows, coldValidateFlows, coldTokenFlows, introspectionFlows } = require('./flows');
 
 const QUICK = process.argv.includes('--quick');
 const SETTINGS = QUICK
@@ -35,6 +38,9 @@ const SETTINGS = QUICK
 const CONNECTIONS = 32;
 const COLD_REQUESTS = 500;
 const CC_CONCURRENT = 100;
+// The introspection cache: this many requests over this many distinct opaque tokens, in turn.
+const INTROSPECTION_REQUESTS = 1000;
+const INTROSPECTION_TOKENS = 20;
 const MAX_REQUESTS = 500_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const CLIENT_SECRET = 'bench-client-secret';
@@ -143,14 +149,15 @@ function problems(results) {
   return `invalid (${bad} non-2xx${detail ? `: ${detail}` : ''}, ${errors} failed requests)`;
 }
 
-async function passwordToken(metadata) {
+/** Alice's access token: a JWT, or an opaque one for the provider's second API (`resource`). */
+async function passwordToken(metadata, resource) {
   const response = await fetch(metadata.token_endpoint, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
       authorization: `Basic ${Buffer.from(`demo-client:${CLIENT_SECRET}`).toString('base64')}`,
     },
-    body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'alice-password', scope: SCOPE }),
+    body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'alice-password', scope: SCOPE, ...(resource ? { resource } : {}) }),
   });
   const body = await response.json();
   if (!response.ok) throw new Error(`alice's token: ${response.status} ${JSON.stringify(body)}`);
@@ -181,6 +188,7 @@ async function main() {
     discovery: '/.well-known/openid-configuration',
     jwks: new URL(metadata.jwks_uri).pathname,
     token: new URL(metadata.token_endpoint).pathname,
+    introspection: new URL(metadata.introspection_endpoint).pathname,
   };
   const calls = (what) => provider.requests.get(paths[what]) ?? 0;
   const token = await passwordToken(metadata);
@@ -198,6 +206,7 @@ async function main() {
 
     await loadRounds(nodeRed, load, provider, nr, ex, headers);
     await coldStarts(nodeRed, load, provider, nr, headers, calls);
+    await introspectionCalls(nodeRed, load, provider, nr, metadata, calls);
 
     await Promise.all([nodeRed.stop({ type: 'stop' }), express.stop(), load.stop({ type: 'exit' })]);
     await provider.close();
@@ -281,13 +290,54 @@ async function coldStarts(nodeRed, load, provider, nr, headers, calls) {
     }
     return { deltas, problem: problems(results) };
   };
-  const counts = (problem, values) => (problem ? `${problem.replace(/\)$/, '')}; median count ${median(values)})` : String(median(values)));
 
   const cold = await measure(coldValidateFlows, `${nr}/cold`, COLD_REQUESTS, ['discovery', 'jwks']);
   figure('cold_start_discovery_fetches', counts(cold.problem, cold.deltas.discovery));
   figure('cold_start_jwks_fetches', counts(cold.problem, cold.deltas.jwks));
   const cc = await measure(coldTokenFlows, `${nr}/cc-cold`, CC_CONCURRENT, ['token']);
   figure('client_credentials_provider_calls_100_concurrent', counts(cc.problem, cc.deltas.token));
+}
+
+/**
+ * Introspection calls counted at the provider, each round behind a new identity-config in
+ * introspection mode (nothing cached): 100 concurrent requests with one opaque token, then
+ * INTROSPECTION_REQUESTS requests on CONNECTIONS connections over INTROSPECTION_TOKENS other
+ * tokens in turn. The hit rate is the share of those requests answered without a call.
+ */
+async function introspectionCalls(nodeRed, load, provider, nr, metadata, calls) {
+  const tokens = [];
+  for (let i = 0; i <= INTROSPECTION_TOKENS; i += 1) tokens.push(await passwordToken(metadata, OPAQUE_AUDIENCE));
+  const [burstHeaders, ...rotating] = tokens.map((token) => ({ authorization: `Bearer ${token}` }));
+  const url = `${nr}/introspect`;
+  const concurrent = [];
+  const repeated = [];
+  const results = [];
+  for (let round = 1; round <= SETTINGS.rounds; round += 1) {
+    const deployed = await nodeRed.call({ type: 'deploy', flows: introspectionFlows(provider.issuer, CLIENT_SECRET, round) });
+    if (deployed.error) throw new Error(deployed.error);
+    let before = calls('introspection');
+    const burst = await load.call({ type: 'burst', url, headers: burstHeaders, count: CC_CONCURRENT, timeoutMs: REQUEST_TIMEOUT_MS });
+    concurrent.push(calls('introspection') - before);
+    before = calls('introspection');
+    const run = await load.call({
+      type: 'run', url, headers: rotating, connections: CONNECTIONS, warmupMs: 0, durationMs: 60_000,
+      maxRequests: INTROSPECTION_REQUESTS, timeoutMs: REQUEST_TIMEOUT_MS,
+    });
+    repeated.push(calls('introspection') - before);
+    // A run cut short by its deadline sent fewer requests than the figure names.
+    results.push(burst, run.sent === INTROSPECTION_REQUESTS ? run : { ...run, errors: run.errors + INTROSPECTION_REQUESTS - run.sent });
+    log(`# ${seconds()} s round ${round} introspection: ${CC_CONCURRENT} at once with one token, ${concurrent.at(-1)} calls; `
+      + `${run.sent} requests over ${INTROSPECTION_TOKENS} tokens, ${repeated.at(-1)} calls (${run.ok} 2xx, ${run.bad} non-2xx, ${run.errors} failed)`);
+  }
+  const problem = problems(results);
+  figure('introspection_calls_100_concurrent', counts(problem, concurrent));
+  figure('introspection_calls_1000_requests_20_tokens', counts(problem, repeated));
+  figure('introspection_cache_hit_rate', problem ? counts(problem, repeated) : (1 - median(repeated) / INTROSPECTION_REQUESTS).toFixed(3));
+}
+
+/** A count's median, or the problem that makes it invalid (with the median for the record). */
+function counts(problem, values) {
+  return problem ? `${problem.replace(/\)$/, '')}; median count ${median(values)})` : String(median(values));
 }
 
 async function verifierRounds() {
@@ -315,6 +365,7 @@ const ORDER = [
   'verifier_vs_crypto_verify_rs256', 'verifier_vs_crypto_verify_es256', 'verifier_vs_crypto_verify_eddsa',
   'cold_start_discovery_fetches', 'cold_start_jwks_fetches',
   'client_credentials_cached_vs_provider', 'client_credentials_provider_calls_100_concurrent',
+  'introspection_calls_100_concurrent', 'introspection_calls_1000_requests_20_tokens', 'introspection_cache_hit_rate',
   'cache_rss_growth_mib_1m_tokens',
 ];
 

@@ -1,7 +1,7 @@
 /**
  * identity-config: one identity provider (issuer, audience, client), shared by every node that
  * points at it. It validates its options at deploy time and owns the core `Identity`: discovery,
- * keys and their caches live here and die with it.
+ * keys, introspection and their caches live here and die with it.
  */
 import { Agent as HttpsAgent } from 'node:https';
 import { Identity } from './core/identity';
@@ -33,6 +33,9 @@ interface IdentityConfigDefinition extends NodeDefinition {
   tokenEndpoint?: string;
   authorizationEndpoint?: string;
   keyId?: string;
+  validation?: string;
+  introspectionEndpoint?: string;
+  introspectionCacheSec?: number | string;
   /** A Node-RED tls-config node: custom CA, client certificate (mTLS), server certificate checks. */
   tls?: string;
 }
@@ -72,6 +75,9 @@ export = function register(RED: NodeAPI): void {
         keyId: definition.keyId,
         tokenEndpoint: definition.tokenEndpoint,
         authorizationEndpoint: definition.authorizationEndpoint,
+        validation: definition.validation,
+        introspectionEndpoint: definition.introspectionEndpoint,
+        introspectionCacheSec: definition.introspectionCacheSec,
         httpsAgent: tlsAgent(definition.tls),
       });
     } catch (error) {
@@ -83,7 +89,11 @@ export = function register(RED: NodeAPI): void {
     if (identity) {
       this.ready = identity.warmUp();
       this.ready.catch((error: unknown) => {
-        if (!closed) this.warn(RED._('identity-config.warnings.warmUpFailed', { reason: describeError(RED, error) }));
+        if (closed) return;
+        const reason = describeError(RED, error);
+        this.warn(identity.settings.validation === 'introspection'
+          ? RED._('identity-config.warnings.introspectionEndpointUnknown', { reason })
+          : RED._('identity-config.warnings.warmUpFailed', { reason }));
       });
     }
     this.on('close', (_removed, done) => {

@@ -84,7 +84,11 @@ export = function register(RED: NodeAPI): void {
     const reject = (msg: NodeMessage, error: IdentityError, send: (msgs: (NodeMessage | null)[]) => void): void => {
       const rejection = rejectionFor(error, realm);
       const unavailable = rejection.statusCode === 503;
-      if (unavailable && !providerDown && !setupError) this.warn(describeError(RED, error));
+      if (unavailable && !providerDown && !setupError) {
+        // The provider refusing our own client (introspection) is the configuration at fault, not an outage.
+        if (error.rejectionClass === 'configuration') this.error(describeError(RED, error));
+        else this.warn(describeError(RED, error));
+      }
       providerDown = unavailable;
       show(unavailable ? errorStatus(error) : {
         fill: 'yellow', shape: 'ring', text: RED._('validate-token.status.rejected', { status: rejection.statusCode, code: error.code }),

@@ -3,7 +3,9 @@
 // Wraps oidc-provider (an OpenID Certified authorization server) with a fixed
 // configuration that the demo flows and the test suites can rely on: three
 // clients (client secret, private_key_jwt, public with PKCE), two users, one
-// API resource whose access tokens are RFC 9068 JWTs, plus two grants that
+// API resource whose access tokens are RFC 9068 JWTs and a second one whose
+// access tokens are opaque, checked at the introspection endpoint (RFC 7662)
+// and revocable at the revocation endpoint (RFC 7009), plus two grants that
 // oidc-provider does not ship, registered through its custom grant extension
 // point: the resource owner password grant and token exchange (RFC 8693).
 // A minimal login page serves the authorization code flow's interaction.
@@ -32,6 +34,9 @@ export const DEMO_REDIRECT_URI = 'http://127.0.0.1:1880/callback';
 export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 export const DEMO_AUDIENCE = 'urn:node-red-contrib-identity:demo-api';
+// The second API: tokens requested with resource=OPAQUE_AUDIENCE (RFC 8707)
+// are opaque; its resource servers introspect them.
+export const OPAQUE_AUDIENCE = 'urn:node-red-contrib-identity:opaque-api';
 
 // `scopes` are the API scopes each user may be granted; `roles` end up in the
 // access token as a Keycloak-style realm_access claim for role mapping tests.
@@ -299,21 +304,32 @@ export async function createDemoProvider({
   const redirects = [...new Set([DEMO_REDIRECT_URI, ...(redirectUris ?? [])])];
   const issuerUrl = issuer.replace(/\/+$/, '');
 
-  // Only the API is a resource server; its tokens are JWTs signed with the
-  // first (current) key, named explicitly rather than left to keystore order.
-  const resourceServerInfo = {
-    scope: API_SCOPES.join(' '),
-    audience: DEMO_AUDIENCE,
-    accessTokenTTL: accessTokenTtlSec,
-    accessTokenFormat: 'jwt',
-    jwt: { sign: { alg: SIGNING_ALG, kid: keys[0].kid } },
+  // Only the two APIs are resource servers, with the same scopes. The first
+  // one's tokens are JWTs signed with the first (current) key, named
+  // explicitly rather than left to keystore order; the second one's are
+  // opaque, stored by the adapter, and their introspection answers carry
+  // `aud` (the audience set here), scope, client_id, sub and the extra claims.
+  const resourceServers = {
+    [DEMO_AUDIENCE]: {
+      scope: API_SCOPES.join(' '),
+      audience: DEMO_AUDIENCE,
+      accessTokenTTL: accessTokenTtlSec,
+      accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: SIGNING_ALG, kid: keys[0].kid } },
+    },
+    [OPAQUE_AUDIENCE]: {
+      scope: API_SCOPES.join(' '),
+      audience: OPAQUE_AUDIENCE,
+      accessTokenTTL: accessTokenTtlSec,
+      accessTokenFormat: 'opaque',
+    },
   };
 
   function getResourceServerInfo(_ctx, resourceIndicator) {
-    if (resourceIndicator !== DEMO_AUDIENCE) {
+    if (!Object.hasOwn(resourceServers, resourceIndicator)) {
       throw new errors.InvalidTarget();
     }
-    return resourceServerInfo;
+    return resourceServers[resourceIndicator];
   }
 
   // `act` claims of tokens being issued by token exchange, read back by
@@ -387,6 +403,18 @@ export async function createDemoProvider({
       // served by handleInteraction below instead.
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 7662. Confidential clients (the resource servers of the demo) may
+      // introspect any token; a public client could only learn about its own.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
+      // RFC 7009, so that tests can revoke an opaque token and see it turn
+      // inactive; a client may revoke only the tokens issued to it (§2.1).
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
       resourceIndicators: {
         enabled: true,
         // Requests without `resource` still get an API token, not an opaque

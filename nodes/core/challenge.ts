@@ -62,7 +62,7 @@ export function rejectionFor(error: IdentityError, realm: string): Rejection {
 /** What a 503 tells the client: the kind of trouble, never the provider's URLs or our internals. */
 function unavailableDescription(error: IdentityError): string {
   if (error.rejectionClass === 'configuration') return 'the identity provider is not configured correctly';
-  if (error.code === 'ERR_INTERNAL') return 'the access token could not be checked; try again later';
+  if (error.code === 'ERR_INTERNAL' || error.code === 'ERR_INTROSPECTION_INVALID') return 'the access token could not be checked; try again later';
   return 'the identity provider cannot be reached';
 }
 

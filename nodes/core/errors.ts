@@ -46,6 +46,9 @@ export const ERROR_CODES = {
   ERR_TOKEN_ISSUER: 'invalid_token',
   ERR_TOKEN_AUDIENCE: 'invalid_token',
   ERR_TOKEN_CLAIM_INVALID: 'invalid_token',
+  // The token, as the provider's introspection endpoint describes it (RFC 7662 §2.2)
+  ERR_TOKEN_INACTIVE: 'invalid_token', // active: false: unknown, expired, revoked, or not for this client to know
+  ERR_TOKEN_NOT_ACCESS_TOKEN: 'invalid_token', // token_type refresh_token: a refresh token sent as a bearer token
   // Authorization rules of the route
   ERR_SCOPE_INSUFFICIENT: 'insufficient_scope',
   ERR_ROLE_INSUFFICIENT: 'insufficient_scope',
@@ -55,6 +58,9 @@ export const ERROR_CODES = {
   ERR_DISCOVERY_ISSUER_MISMATCH: 'unavailable',
   ERR_JWKS_UNAVAILABLE: 'unavailable',
   ERR_JWKS_INVALID: 'unavailable',
+  ERR_INTROSPECTION_UNAVAILABLE: 'unavailable', // unreachable, timed out, or 5xx
+  ERR_INTROSPECTION_INVALID: 'unavailable', // an answer that is not an RFC 7662 introspection response
+  ERR_INTROSPECTION_CLIENT_REJECTED: 'configuration', // 401/403 or invalid_client: our own client is refused
   // Transport (always the cause of a discovery or JWKS error)
   ERR_HTTP_UNREACHABLE: 'unavailable',
   ERR_HTTP_TIMEOUT: 'unavailable',
@@ -90,6 +96,7 @@ export const ERROR_CODES = {
   ERR_CONFIG_CLIENT_MISSING: 'configuration',
   ERR_CONFIG_PRIVATE_KEY_INVALID: 'configuration',
   ERR_CONFIG_TLS_MISSING: 'configuration',
+  ERR_CONFIG_INTROSPECTION_CLIENT: 'configuration', // introspection needs a confidential client (RFC 7662 §2.1)
 } as const satisfies Record<string, RejectionClass>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,11 +1,12 @@
 /**
  * One identity provider as the resource server sees it: validated options, the HTTP client,
- * discovery, the key store and the verifier, built once (at deploy time) and shared by every node
- * that uses the same identity-config.
+ * discovery, the key store, the verifier and the introspector, built once (at deploy time) and
+ * shared by every node that uses the same identity-config.
  *
- * `authenticate` is the whole request path of RFC 6750: read the bearer token, verify it, map the
- * claims, apply the route's rules. Every failure is an `IdentityError` whose code decides the HTTP
- * answer (see `challenge.ts`).
+ * `authenticate` is the whole request path of RFC 6750: read the bearer token, verify it (locally
+ * as a JWT, or by asking the provider, RFC 7662, as `validation` says), map the claims, apply the
+ * route's rules. Every failure is an `IdentityError` whose code decides the HTTP answer (see
+ * `challenge.ts`).
  */
 import type { Agent as HttpsAgent } from 'node:https';
 import type { JWTPayload } from 'jose';
@@ -16,10 +17,11 @@ import { fetchMetadata, type ProviderMetadata } from './discovery';
 import { issuerSet } from './issuers';
 import { ConfigurationError, IdentityError } from './errors';
 import { createHttpClient, HTTP_DEFAULTS, type HttpClient } from './http';
+import { INTROSPECTION_DEFAULTS, Introspector } from './introspection';
 import { ASYMMETRIC_ALGORITHMS, KEY_DEFAULTS, KeyStore } from './keys';
 import { RefreshingValue } from './refreshing-value';
-import { parseProviderUrl } from './urls';
-import { CLIENT_AUTH_METHODS, TokenClient, type ClientAuthMethod } from './token-client';
+import { assertSecureUrl, parseProviderUrl } from './urls';
+import { CLIENT_AUTH_METHODS, TokenClient, type ClientAuthentication, type ClientAuthMethod } from './token-client';
 import { TokenService } from './tokens';
 import { TokenVerifier } from './verifier';
 import { VerifiedTokenCache, type KeyReference } from './verified-token-cache';
@@ -81,11 +83,24 @@ export interface IdentityOptions {
   tokenEndpoint?: string;
   /** Authorization endpoint used instead of the discovered `authorization_endpoint`. */
   authorizationEndpoint?: string;
+  /**
+   * How access tokens are validated: `jwt` verifies them locally; `introspection` asks the
+   * provider about every token (RFC 7662), so revocation is seen; `auto` verifies what looks like
+   * a JWS locally and introspects anything else (opaque tokens). Default `jwt`.
+   */
+  validation?: ValidationMode | string;
+  /** Introspection endpoint used instead of the discovered `introspection_endpoint`. */
+  introspectionEndpoint?: string;
+  /** Longest an introspection answer is kept, in seconds; 0 turns that cache off. Default 60. */
+  introspectionCacheSec?: number | string;
   /** Clock in ms since the epoch (tests give a fixed one). Default Date.now. */
   now?: () => number;
   /** HTTP client (tests may give one that fails on demand). */
   http?: HttpClient;
 }
+
+export const VALIDATION_MODES = ['jwt', 'introspection', 'auto'] as const;
+export type ValidationMode = (typeof VALIDATION_MODES)[number];
 
 export const IDENTITY_DEFAULTS = Object.freeze({
   realm: 'node-red',
@@ -125,6 +140,9 @@ export interface IdentitySettings {
   authMethod: ClientAuthMethod;
   tokenEndpoint: string | undefined;
   authorizationEndpoint: string | undefined;
+  validation: ValidationMode;
+  introspectionEndpoint: string | undefined;
+  introspectionCacheSec: number;
 }
 
 export class Identity {
@@ -135,6 +153,7 @@ export class Identity {
   private readonly verified: VerifiedTokenCache;
   private readonly tokenService: TokenService | undefined;
   private readonly tokenProblem: ConfigurationError | undefined;
+  private readonly introspector: Introspector<AuthInfo> | undefined;
 
   /** Validates the options; throws a `ConfigurationError` (at deploy time) when one is wrong. */
   constructor(options: IdentityOptions) {
@@ -171,17 +190,36 @@ export class Identity {
       }
     }
     this.tokenProblem = keyProblem ?? tokenProblem(settings, options.clientSecret, clientKey);
-    if (!this.tokenProblem && settings.clientId) {
+    const clientAuthentication: ClientAuthentication | undefined = settings.clientId
+      ? { clientId: settings.clientId, method: settings.authMethod, clientSecret: options.clientSecret, privateKey: clientKey }
+      : undefined;
+    if (settings.validation !== 'jwt') {
+      const problem = introspectionProblem(settings, this.tokenProblem);
+      if (problem) throw problem;
+      this.introspector = new Introspector({
+        http,
+        now,
+        client: clientAuthentication as ClientAuthentication,
+        endpoint: () => this.endpoint('introspection_endpoint', settings.introspectionEndpoint),
+        issuers: settings.issuers,
+        audiences: settings.audiences,
+        clockToleranceSec: settings.clockToleranceSec,
+        cacheSec: settings.introspectionCacheSec,
+        maxEntries: settings.tokenCacheEntries,
+        toResult: (claims) => this.toAuthInfo(claims),
+      });
+    }
+    if (!this.tokenProblem && clientAuthentication) {
       const client = new TokenClient({
         http,
         now,
         endpoint: () => this.endpoint('token_endpoint', settings.tokenEndpoint),
-        client: { clientId: settings.clientId, method: settings.authMethod, clientSecret: options.clientSecret, privateKey: clientKey },
+        client: clientAuthentication,
       });
       this.tokenService = new TokenService({
         client,
         now,
-        clientId: settings.clientId,
+        clientId: clientAuthentication.clientId,
         issuer: settings.issuers,
         authorizationEndpoint: () => this.endpoint('authorization_endpoint', settings.authorizationEndpoint),
         issParameterSupported: async () => !settings.authorizationEndpoint
@@ -211,8 +249,14 @@ export class Identity {
     return this.settings.issuers.includes(issuer);
   }
 
-  /** Fetches metadata and keys ahead of the first request; resolves the number of usable keys. */
+  /**
+   * Fetches metadata and keys ahead of the first request; resolves the number of usable keys. With
+   * `validation` `introspection` no key is needed: it resolves 0 once the introspection endpoint is known.
+   */
   warmUp(): Promise<number> {
+    if (this.settings.validation === 'introspection') {
+      return this.endpoint('introspection_endpoint', this.settings.introspectionEndpoint).then(() => 0);
+    }
     return this.keys.warmUp();
   }
 
@@ -237,13 +281,18 @@ export class Identity {
   async authenticate(request: CredentialSource, rules: AccessRules): Promise<AuthInfo> {
     this.assertCanValidate();
     const token = extractBearerToken(request, this.settings.maxTokenLength);
-    let auth = this.verified.get(token, this.settings.clockToleranceSec, this.isPublished);
-    if (!auth) {
-      const { claims, header, keyIdentity } = await this.verifier.verify(token);
-      auth = this.verified.set(token, this.toAuthInfo(claims), { identity: keyIdentity, kid: header.kid, alg: header.alg });
-    }
+    const introspect = this.introspector && (this.settings.validation === 'introspection' || !JWS_SHAPE.test(token));
+    const auth = introspect ? await this.introspector.check(token) : await this.verifyLocally(token);
     checkAccess(auth, rules);
     return { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
+  }
+
+  /** A JWT's `msg.auth`, from the verified-token cache or from a full verification. */
+  private async verifyLocally(token: string): Promise<AuthInfo> {
+    const cached = this.verified.get(token, this.settings.clockToleranceSec, this.isPublished);
+    if (cached) return cached;
+    const { claims, header, keyIdentity } = await this.verifier.verify(token);
+    return this.verified.set(token, this.toAuthInfo(claims), { identity: keyIdentity, kid: header.kid, alg: header.alg });
   }
 
   /** `msg.auth` for verified claims, with this provider's way of spelling scopes and roles. */
@@ -275,16 +324,22 @@ export class Identity {
     this.metadataValue.close();
     this.keys.close();
     this.verified.clear();
+    this.introspector?.close();
     this.tokenService?.clear();
   }
 
   /** A configured endpoint, or the one the provider's metadata names. */
-  private async endpoint(member: 'token_endpoint' | 'authorization_endpoint', override: string | undefined): Promise<string> {
+  private async endpoint(member: 'token_endpoint' | 'authorization_endpoint' | 'introspection_endpoint',
+    override: string | undefined): Promise<string> {
     if (override) return override;
     const metadata = await this.metadataValue.get();
     const value = metadata[member];
     if (typeof value !== 'string') {
       throw new IdentityError('ERR_DISCOVERY_INVALID', `the provider metadata has no ${member}`);
+    }
+    if (member === 'introspection_endpoint') {
+      // Discovery checks the URLs it knows of; the token goes to this one, so it must pass the same rule.
+      assertSecureUrl(providerUrl(value, member), member, this.settings.allowInsecureHttp, false);
     }
     return value;
   }
@@ -298,6 +353,9 @@ export class Identity {
     return metadata.jwks_uri;
   }
 }
+
+/** Three base64url segments: what `auto` verifies locally (an empty signature is refused there, not sent away). */
+const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Parses a route's rules: `scope` (all required) and `roles` (any one), space-separated. */
 export function parseAccessRules(scope: unknown, roles: unknown): AccessRules {
@@ -333,6 +391,10 @@ function validateOptions(options: IdentityOptions): IdentitySettings {
   const endpointOption = (value: string | undefined, option: string): string | undefined =>
     (value?.trim() ? parseProviderUrl(value.trim(), option, allowInsecureHttp).href : undefined);
   const backoffMinMs = numberOption(options.backoffMinMs, 'backoffMinMs', IDENTITY_DEFAULTS.backoffMinMs, 0, 3_600_000);
+  const validation = (options.validation?.trim() || 'jwt') as ValidationMode;
+  if (!VALIDATION_MODES.includes(validation)) {
+    throw new ConfigurationError('ERR_CONFIG_INVALID', 'validation', `validation must be one of ${VALIDATION_MODES.join(' ')}`);
+  }
   return {
     issuer,
     issuers,
@@ -358,7 +420,24 @@ function validateOptions(options: IdentityOptions): IdentitySettings {
     authMethod,
     tokenEndpoint: endpointOption(options.tokenEndpoint, 'tokenEndpoint'),
     authorizationEndpoint: endpointOption(options.authorizationEndpoint, 'authorizationEndpoint'),
+    validation,
+    introspectionEndpoint: endpointOption(options.introspectionEndpoint, 'introspectionEndpoint'),
+    introspectionCacheSec: numberOption(options.introspectionCacheSec, 'introspectionCacheSec', INTROSPECTION_DEFAULTS.cacheSec, 0, 3600),
   };
+}
+
+/**
+ * What keeps these options from introspecting, if anything: the provider must know who asks
+ * (RFC 7662 §2.1), so a client id with its secret or key is required, and a public client (`none`)
+ * cannot do it. A private key that cannot be read keeps its own code.
+ */
+function introspectionProblem(settings: IdentitySettings, clientProblem: ConfigurationError | undefined): ConfigurationError | undefined {
+  if (clientProblem?.code === 'ERR_CONFIG_PRIVATE_KEY_INVALID') return clientProblem;
+  const option = clientProblem?.option ?? (settings.authMethod === 'none' ? 'authMethod' : undefined);
+  if (!option) return undefined;
+  return new ConfigurationError('ERR_CONFIG_INTROSPECTION_CLIENT', option,
+    `validation ${settings.validation} asks the provider's introspection endpoint, which needs the client id and the client's `
+    + 'secret or private key (a public client cannot introspect)');
 }
 
 /** What keeps these options from obtaining tokens, if anything (reported by the nodes that need them). */
@@ -388,6 +467,15 @@ function claimPaths(value: string | readonly string[] | undefined, option: strin
       `${option} must be up to ${MAX_CLAIM_PATHS} claim paths such as scp or realm_access.roles`);
   }
   return paths;
+}
+
+/** A URL the provider names; one that does not parse breaks discovery's rules. */
+function providerUrl(value: string, member: string): URL {
+  try {
+    return new URL(value);
+  } catch {
+    throw new IdentityError('ERR_DISCOVERY_INVALID', `the provider metadata has an invalid ${member}`);
+  }
 }
 
 function listOption(value: string | readonly string[] | undefined): string[] {

@@ -1,6 +1,7 @@
 /**
  * One call to the token endpoint (RFC 6749 §3.2): client authentication, the form POST, and the
- * answer parsed into a token response or the error model.
+ * answer parsed into a token response or the error model. The authenticated POST is shared with
+ * the introspection endpoint (RFC 7662 §2.1), which takes the same client authentication.
  *
  * Client authentication: `client_secret_basic` (§2.3.1, id and secret form-encoded before Base64),
  * `client_secret_post` (§2.3.1), `private_key_jwt` (RFC 7523 §2.2, OIDC Core §9; the `x5t#S256`
@@ -13,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { IdentityError, ProviderUnavailableError, type ErrorCode } from './errors';
-import type { HttpClient } from './http';
+import type { FormResponse, HttpClient } from './http';
 
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
@@ -63,13 +64,9 @@ export const RESERVED_PARAMETERS: ReadonlySet<string> = new Set([
   'grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type',
 ]);
 
-export interface TokenClientOptions {
-  http: HttpClient;
+export interface TokenClientOptions extends ClientPostOptions {
   /** Resolves the token endpoint URL (a configured override, or discovery's `token_endpoint`). */
   endpoint(signal?: AbortSignal): Promise<string>;
-  client: ClientAuthentication;
-  /** Milliseconds since the epoch. */
-  now(): number;
 }
 
 export class TokenClient {
@@ -86,50 +83,76 @@ export class TokenClient {
    */
   async request(parameters: Record<string, string> | Array<[string, string]>, signal?: AbortSignal): Promise<TokenResponse> {
     const url = await this.options.endpoint(signal);
-    const form = new URLSearchParams(parameters);
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    await this.authenticate(url, form, headers);
-    const response = await this.options.http.postForm(url, form, headers, signal).catch((error: unknown) => {
-      const reason = error instanceof IdentityError ? `: ${error.message}` : '';
-      throw new ProviderUnavailableError('ERR_TOKEN_ENDPOINT_UNAVAILABLE', `the token endpoint could not be reached${reason}`,
-        TOKEN_ENDPOINT_RETRY_AFTER_SEC, { cause: error });
-    });
+    const response = await postAsClient(this.options, url, new URLSearchParams(parameters), (reason, cause) =>
+      new ProviderUnavailableError('ERR_TOKEN_ENDPOINT_UNAVAILABLE', `the token endpoint could not be reached${reason}`,
+        TOKEN_ENDPOINT_RETRY_AFTER_SEC, { cause }), signal);
     return parseTokenResponse(response.status, response.body, response.contentType);
   }
+}
 
-  private async authenticate(url: string, form: URLSearchParams, headers: Record<string, string>): Promise<void> {
-    const { clientId, method, clientSecret, privateKey } = this.options.client;
-    switch (method) {
-      case 'client_secret_basic':
-        headers.Authorization = `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret ?? '')}`).toString('base64')}`;
-        return;
-      case 'client_secret_post':
-        form.set('client_id', clientId);
-        form.set('client_secret', clientSecret ?? '');
-        return;
-      case 'none':
-        form.set('client_id', clientId);
-        return;
-      case 'private_key_jwt': {
-        const signing = privateKey as NonNullable<ClientAuthentication['privateKey']>;
-        const nowSec = Math.floor(this.options.now() / 1000);
-        const header: Record<string, string> = { alg: signing.alg, typ: 'JWT' };
-        if (signing.keyId) header.kid = signing.keyId;
-        if (signing.x5tS256) header['x5t#S256'] = signing.x5tS256;
-        const assertion = await new SignJWT({})
-          .setProtectedHeader(header as { alg: string })
-          .setIssuer(clientId)
-          .setSubject(clientId)
-          .setAudience(url)
-          .setJti(randomUUID())
-          .setIssuedAt(nowSec)
-          .setExpirationTime(nowSec + CLIENT_ASSERTION_LIFETIME_SEC)
-          .sign(signing.key);
-        form.set('client_id', clientId);
-        form.set('client_assertion_type', CLIENT_ASSERTION_TYPE);
-        form.set('client_assertion', assertion);
-        return;
-      }
+/** What a POST as the client needs: the HTTP client, the client's authentication and the clock. */
+export interface ClientPostOptions {
+  http: HttpClient;
+  client: ClientAuthentication;
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/**
+ * POSTs a form to one of the provider's endpoints, authenticated as the client, asking for JSON.
+ * The token endpoint and the introspection endpoint (RFC 7662 §2.1) take the same authentication.
+ * @param unavailable what a transport failure (no answer at all) becomes; `reason` is ": <message>"
+ *   of our transport error, or empty
+ * @returns the answer, whatever its status: each endpoint reads its own
+ */
+export async function postAsClient(options: ClientPostOptions, url: string, form: URLSearchParams,
+  unavailable: (reason: string, cause: unknown) => IdentityError, signal?: AbortSignal): Promise<FormResponse> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  await authenticateClient(options.client, url, form, headers, options.now());
+  return options.http.postForm(url, form, headers, signal).catch((error: unknown) => {
+    throw unavailable(error instanceof IdentityError ? `: ${error.message}` : '', error);
+  });
+}
+
+/**
+ * Authenticates the client on a request to one of the provider's endpoints (RFC 6749 §2.3,
+ * RFC 7523 §2.2): sets the `Authorization` header or the form parameters the method needs.
+ * @param audience the URL the request goes to: the `aud` of a private_key_jwt client assertion
+ * @param nowMs milliseconds since the epoch, for the assertion's `iat` and `exp`
+ */
+async function authenticateClient(client: ClientAuthentication, audience: string, form: URLSearchParams,
+  headers: Record<string, string>, nowMs: number): Promise<void> {
+  const { clientId, method, clientSecret, privateKey } = client;
+  switch (method) {
+    case 'client_secret_basic':
+      headers.Authorization = `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret ?? '')}`).toString('base64')}`;
+      return;
+    case 'client_secret_post':
+      form.set('client_id', clientId);
+      form.set('client_secret', clientSecret ?? '');
+      return;
+    case 'none':
+      form.set('client_id', clientId);
+      return;
+    case 'private_key_jwt': {
+      const signing = privateKey as NonNullable<ClientAuthentication['privateKey']>;
+      const nowSec = Math.floor(nowMs / 1000);
+      const header: Record<string, string> = { alg: signing.alg, typ: 'JWT' };
+      if (signing.keyId) header.kid = signing.keyId;
+      if (signing.x5tS256) header['x5t#S256'] = signing.x5tS256;
+      const assertion = await new SignJWT({})
+        .setProtectedHeader(header as { alg: string })
+        .setIssuer(clientId)
+        .setSubject(clientId)
+        .setAudience(audience)
+        .setJti(randomUUID())
+        .setIssuedAt(nowSec)
+        .setExpirationTime(nowSec + CLIENT_ASSERTION_LIFETIME_SEC)
+        .sign(signing.key);
+      form.set('client_id', clientId);
+      form.set('client_assertion_type', CLIENT_ASSERTION_TYPE);
+      form.set('client_assertion', assertion);
+      return;
     }
   }
 }

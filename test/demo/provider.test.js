@@ -591,3 +591,98 @@ describe('demo provider', function () {
     assert.equal((await res.json()).issuer, idp.issuer);
   });
 });
+
+// The second demo API: opaque access tokens, introspection (RFC 7662) and
+// revocation (RFC 7009), beside the JWT API, which stays as it was.
+describe('demo provider: the opaque API', function () {
+  this.timeout(10000);
+
+  let demo;
+  let idp;
+  let discovery;
+  const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+  const asDemoClient = basic('demo-client', 'demo-client-secret');
+
+  before(async function () {
+    demo = await import('../../flows/demo/provider.mjs');
+    idp = await demo.startDemoProvider();
+    discovery = await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json();
+  });
+
+  after(async function () {
+    await idp?.close();
+  });
+
+  async function post(url, params, authorization = asDemoClient) {
+    const res = await fetch(url, { method: 'POST', headers: { authorization }, body: new URLSearchParams(params) });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  const opaque = (extra = {}) => post(discovery.token_endpoint, {
+    grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'orders:read', resource: demo.OPAQUE_AUDIENCE, ...extra,
+  });
+  const introspect = (token, authorization) => post(discovery.introspection_endpoint, { token, token_type_hint: 'access_token' }, authorization);
+
+  it('publishes introspection and revocation endpoints', function () {
+    assert.equal(discovery.introspection_endpoint, `${idp.issuer}/token/introspection`);
+    assert.equal(discovery.revocation_endpoint, `${idp.issuer}/token/revocation`);
+  });
+
+  it('issues opaque tokens for resource=OPAQUE_AUDIENCE; introspection names the audience, scope, client and roles', async function () {
+    const { status, body } = await opaque();
+    assert.equal(status, 200);
+    assert.equal(body.access_token.split('.').length, 1, 'opaque, not a JWT');
+    const answer = await introspect(body.access_token);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.active, true);
+    assert.equal(answer.body.aud, demo.OPAQUE_AUDIENCE);
+    assert.equal(answer.body.iss, idp.issuer);
+    assert.equal(answer.body.sub, 'alice');
+    assert.equal(answer.body.client_id, demo.DEMO_CLIENT_ID);
+    assert.equal(answer.body.scope, 'orders:read');
+    assert.equal(answer.body.token_type, 'Bearer');
+    assert.deepEqual(answer.body.realm_access, { roles: ['orders-reader'] });
+  });
+
+  it('client_credentials for the opaque API too', async function () {
+    const { status, body } = await post(discovery.token_endpoint, { grant_type: 'client_credentials', scope: 'orders:read', resource: demo.OPAQUE_AUDIENCE });
+    assert.equal(status, 200);
+    const answer = await introspect(body.access_token);
+    assert.equal(answer.body.active, true);
+    assert.equal(answer.body.aud, demo.OPAQUE_AUDIENCE);
+  });
+
+  it('a revoked token is inactive; only the client it was issued to may revoke it', async function () {
+    const { body } = await opaque();
+    const other = await fetch(discovery.revocation_endpoint, {
+      method: 'POST', body: new URLSearchParams({ token: body.access_token, client_id: demo.DEMO_PUBLIC_CLIENT_ID }),
+    });
+    assert.equal(other.status, 200, 'RFC 7009 §2.2: answered as for any token it will not revoke');
+    assert.equal((await introspect(body.access_token)).body.active, true, 'another client\'s request revoked nothing');
+    assert.equal((await post(discovery.revocation_endpoint, { token: body.access_token })).status, 200);
+    assert.deepEqual((await introspect(body.access_token)).body, { active: false });
+  });
+
+  it('the JWT API is unchanged: its tokens are RFC 9068 JWTs, which the introspection endpoint does not take', async function () {
+    const { body } = await post(discovery.token_endpoint, { grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'orders:read' });
+    assert.equal(body.access_token.split('.').length, 3);
+    assert.equal(JSON.parse(Buffer.from(body.access_token.split('.')[1], 'base64url')).aud, demo.DEMO_AUDIENCE);
+    const answer = await introspect(body.access_token);
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error, 'unsupported_token_type');
+  });
+
+  it('introspection needs client authentication: a wrong secret is 401 invalid_client', async function () {
+    const { body } = await opaque();
+    const answer = await introspect(body.access_token, basic('demo-client', 'wrong'));
+    assert.equal(answer.status, 401);
+    assert.equal(answer.body.error, 'invalid_client');
+  });
+
+  it('counts introspection requests per path, for the single-flight tests', async function () {
+    const before = idp.requests.get('/token/introspection') ?? 0;
+    await introspect('unknown-token');
+    assert.equal(idp.requests.get('/token/introspection') - before, 1);
+  });
+});

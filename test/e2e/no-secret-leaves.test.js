@@ -23,7 +23,9 @@ const random = () => crypto.randomBytes(12).toString('base64url');
 
 const sampleNodes = fs.readdirSync(path.join(ROOT, 'flows')).filter((file) => file.endsWith('.json'))
   .flatMap((file) => JSON.parse(fs.readFileSync(path.join(ROOT, 'flows', file), 'utf8')));
-const VALIDATE_TOKEN = sampleNodes.find((node) => node.type === 'validate-token').id;
+// The validate-token behind GET /api/orders (protected API), which the calls below go through;
+// other sample flows have validate-token nodes of their own.
+const VALIDATE_TOKEN = sampleNodes.find((node) => node.type === 'http in' && node.url === '/api/orders').wires[0][0];
 
 /** The editor's side of /comms: every {topic, data} it is sent, and a way to wait for one. */
 function connectComms(base) {
