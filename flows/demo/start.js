@@ -94,6 +94,7 @@ async function main() {
   console.log(`\nNode-RED editor and flows: ${base}/`);
   console.log(`Demo identity provider:     ${issuer} (client demo-client, users alice and bob)`);
   console.log(`Protected endpoint:         ${base}/api/orders`);
+  console.log(`Opaque tokens (introspect): ${base}/api/opaque/orders  (token for resource urn:node-red-contrib-identity:opaque-api)`);
   console.log(`Token endpoint:             POST ${base}/token  {"username","password"}`);
   console.log(`Refresh endpoint:           POST ${base}/refresh  {"refresh_token"}`);
   console.log(`Machine to machine:         GET  ${base}/m2m/orders`);

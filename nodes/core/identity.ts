@@ -201,7 +201,7 @@ export class Identity {
         now,
         client: clientAuthentication as ClientAuthentication,
         endpoint: () => this.endpoint('introspection_endpoint', settings.introspectionEndpoint),
-        issuers: settings.issuers,
+        issuer: settings.issuers,
         audiences: settings.audiences,
         clockToleranceSec: settings.clockToleranceSec,
         cacheSec: settings.introspectionCacheSec,

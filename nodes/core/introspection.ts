@@ -41,8 +41,8 @@ export const INTROSPECTION_DEFAULTS = Object.freeze({
 export interface IntrospectorOptions<T> extends ClientPostOptions {
   /** Resolves the introspection endpoint (a configured override, or discovery's `introspection_endpoint`). */
   endpoint(signal?: AbortSignal): Promise<string>;
-  /** The accepted issuers (one, or one per tenant of an issuer template); an answer's `iss`, when present, must be one. */
-  issuers: readonly string[];
+  /** The issuer, or one per tenant of an issuer template; an answer's `iss`, when present, must be one. */
+  issuer: string | readonly string[];
   /** An answer's `aud` must name at least one of these (never empty: see `Identity.assertCanValidate`). */
   audiences: readonly string[];
   /** Leeway for `exp` and `nbf`, in seconds. */
@@ -133,7 +133,8 @@ export class Introspector<T> {
     if (typeof tokenType === 'string' && tokenType.toLowerCase() === 'refresh_token') {
       throw new AccessDeniedError('ERR_TOKEN_NOT_ACCESS_TOKEN', 'the token is a refresh token, not an access token');
     }
-    if (iss !== undefined && !(typeof iss === 'string' && this.options.issuers.includes(iss))) {
+    const issuers: readonly string[] = typeof this.options.issuer === 'string' ? [this.options.issuer] : this.options.issuer;
+    if (iss !== undefined && !(typeof iss === 'string' && issuers.includes(iss))) {
       throw new AccessDeniedError('ERR_TOKEN_ISSUER', 'the access token was issued by another issuer');
     }
     if (aud === undefined) {

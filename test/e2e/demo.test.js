@@ -75,6 +75,16 @@ describe('npm start: Node-RED with the demo provider, and the README quick start
     assert.equal(refused.error, 'invalid_grant');
   });
 
+  it("runs the README's introspection lines as written: alice's opaque token 200, a made-up one 401", async () => {
+    const port = new URL(base).port;
+    const script = readmeCurlLines('introspection-curl').replaceAll('127.0.0.1:1880', `127.0.0.1:${port}`);
+    const { error, stdout, stderr } = await bash(`${script}\n`);
+    assert.equal(error, null, `${stderr}\n${stdout}`);
+    const statuses = [...stdout.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => Number(match[1]));
+    assert.deepEqual(statuses, [200, 401], stdout);
+    assert.match(stdout, /WWW-Authenticate: Bearer realm="orders", error="invalid_token"/i);
+  });
+
   it('serves the editor with our nodes, and the sample flow under Import ▸ Examples', async () => {
     assert.equal((await fetch(`${base}/`)).status, 200);
     const nodes = await (await fetch(`${base}/nodes`, { headers: { accept: 'application/json' } })).json();

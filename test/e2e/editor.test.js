@@ -82,7 +82,7 @@ describe('the editor in headless Chromium', function () {
     await page.fill('#node-config-input-issuer', issuer);
     await page.click('#identity-config-discover');
     const result = page.locator('#identity-config-discover-result');
-    await result.getByText(`${issuer}/token`).waitFor();
+    await result.getByText(`${issuer}/token`, { exact: true }).waitFor();
     const text = await result.innerText();
     assert.match(text, /grant_types_supported: .*client_credentials/);
     assert.match(text, /jwks_uri: /);
