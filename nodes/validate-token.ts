@@ -7,12 +7,13 @@ import { extractBearerToken } from './core/bearer';
 import { rejectionFor } from './core/challenge';
 import { IdentityError, isIdentityError } from './core/errors';
 import { parseAccessRules, type Identity } from './core/identity';
+import { DecisionTrace, type Decision } from './core/decision';
 import { chooseByIssuer } from './core/issuer-choice';
 import { checkDistinctIssuers, checkMoreIdentities, moreIdentityConfigs, reportSetup, setupProblem } from './shared/setup';
 import type { AccessRules } from './core/claims';
 import type { IdentityConfigNode } from './shared/config-node';
 import { describeError, errorStatus, runAsync } from './shared/glue';
-import type { NodeAPI, NodeDefinition, NodeMessage, NodeStatus, RuntimeNode } from './shared/red';
+import type { AuditRequest, NodeAPI, NodeDefinition, NodeMessage, NodeStatus, RuntimeNode } from './shared/red';
 
 interface ValidateTokenDefinition extends NodeDefinition {
   identity: string;
@@ -23,6 +24,9 @@ interface ValidateTokenDefinition extends NodeDefinition {
   roles?: string;
 }
 
+
+/** How many rejection codes the status counts, most frequent first. */
+const MAX_CODES_SHOWN = 3;
 
 export = function register(RED: NodeAPI): void {
   function ValidateToken(this: RuntimeNode, definition: ValidateTokenDefinition): void {
@@ -60,28 +64,48 @@ export = function register(RED: NodeAPI): void {
 
     this.on('input', (msg, send, done) => {
       runAsync(async () => {
+        const trace = new DecisionTrace();
         try {
           if (setupError || identities.length === 0) throw setupError;
           const request = msg.req as Parameters<Identity['authenticate']>[0] | undefined;
           if (!request || typeof request !== 'object') {
             throw new IdentityError('ERR_REQUEST_MISSING', 'msg.req is missing: validate-token takes messages from an http in node');
           }
-          const identity = identities.length === 1 ? identities[0]
-            : chooseByIssuer(extractBearerToken(request, identities[0].settings.maxTokenLength), identities);
-          msg.auth = await identity.authenticate(request, rules);
+          const identity = identities.length === 1 ? identities[0] : chooseIdentity(request, trace);
+          const auth = await identity.authenticate(request, rules, trace);
+          msg.auth = { ...auth, decision: trace.authorized() };
           delete msg.authError;
           providerDown = false;
           show(ready);
           send([msg, null]);
         } catch (error) {
           const known = isIdentityError(error) ? error : new IdentityError('ERR_INTERNAL', 'unexpected failure', { cause: error });
-          reject(msg, known, send);
+          reject(msg, known, trace.rejected(known.code), send);
           if (known.code === 'ERR_REQUEST_MISSING' || known.code === 'ERR_INTERNAL') throw known;
         }
       }, done);
     });
 
-    const reject = (msg: NodeMessage, error: IdentityError, send: (msgs: (NodeMessage | null)[]) => void): void => {
+    /** Several providers: the token's iss picks one (recorded as the check "issuer choice"). */
+    const chooseIdentity = (request: Parameters<Identity['authenticate']>[0], trace: DecisionTrace): Identity => {
+      const token = extractBearerToken(request, identities[0].settings.maxTokenLength);
+      trace.pass('credentials');
+      try {
+        const chosen = chooseByIssuer(token, identities);
+        trace.pass('issuer choice');
+        return chosen;
+      } catch (error) {
+        if (isIdentityError(error)) trace.fail(error.code, 'issuer choice');
+        throw error;
+      }
+    };
+
+    // Rejections since the deploy, by code: the status shows the most frequent ones.
+    const refused = new Map<string, number>();
+    const countsText = (): string => [...refused].sort((a, b) => b[1] - a[1]).slice(0, MAX_CODES_SHOWN)
+      .map(([code, count]) => `${code} ×${count}`).join(', ');
+
+    const reject = (msg: NodeMessage, error: IdentityError, decision: Decision, send: (msgs: (NodeMessage | null)[]) => void): void => {
       const rejection = rejectionFor(error, realm);
       const unavailable = rejection.statusCode === 503;
       if (unavailable && !providerDown && !setupError) {
@@ -90,11 +114,17 @@ export = function register(RED: NodeAPI): void {
         else this.warn(describeError(RED, error));
       }
       providerDown = unavailable;
+      refused.set(error.code, (refused.get(error.code) ?? 0) + 1);
       show(unavailable ? errorStatus(error) : {
-        fill: 'yellow', shape: 'ring', text: RED._('validate-token.status.rejected', { status: rejection.statusCode, code: error.code }),
+        fill: 'yellow', shape: 'ring', text: RED._('validate-token.status.rejected', { status: rejection.statusCode, code: error.code, counts: countsText() }),
       });
+      // One audit event per refused request, for compliance: node, code, status, route; never the token.
+      RED.log.audit({
+        event: 'identity.validate-token.rejected', node: this.id, code: error.code, status: rejection.statusCode,
+      }, msg.req as AuditRequest | undefined);
       if (error.code === 'ERR_REQUEST_MISSING') return; // nothing to answer: there is no HTTP request
-      delete msg.auth; // never let an earlier node's msg.auth pass with a rejected request
+      // An earlier node's msg.auth never passes with a rejected request: only the decision does.
+      msg.auth = { decision };
       msg.statusCode = rejection.statusCode;
       msg.headers = rejection.headers;
       msg.payload = rejection.payload;

@@ -13,9 +13,10 @@ import type { JWTPayload } from 'jose';
 import { extractBearerToken, BEARER_DEFAULTS, type CredentialSource } from './bearer';
 import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo } from './claims';
 import { loadClientKey, type ClientKey } from './client-key';
+import { DecisionTrace, INTROSPECTION_CHECKS, JWT_CHECKS, type Check } from './decision';
 import { fetchMetadata, type ProviderMetadata } from './discovery';
 import { issuerSet } from './issuers';
-import { ConfigurationError, IdentityError } from './errors';
+import { ConfigurationError, IdentityError, isIdentityError } from './errors';
 import { createHttpClient, HTTP_DEFAULTS, type HttpClient } from './http';
 import { INTROSPECTION_DEFAULTS, Introspector } from './introspection';
 import { ASYMMETRIC_ALGORITHMS, KEY_DEFAULTS, KeyStore } from './keys';
@@ -278,21 +279,41 @@ export class Identity {
    * @returns `msg.auth` for the request
    * @throws IdentityError (never anything else for a bad request or token)
    */
-  async authenticate(request: CredentialSource, rules: AccessRules): Promise<AuthInfo> {
+  async authenticate(request: CredentialSource, rules: AccessRules, trace: DecisionTrace = new DecisionTrace()): Promise<AuthInfo> {
     this.assertCanValidate();
     const token = extractBearerToken(request, this.settings.maxTokenLength);
+    trace.pass('credentials');
     const introspect = this.introspector && (this.settings.validation === 'introspection' || !JWS_SHAPE.test(token));
-    const auth = introspect ? await this.introspector.check(token) : await this.verifyLocally(token);
-    checkAccess(auth, rules);
+    const auth = introspect ? await this.introspect(token, trace) : await this.verifyLocally(token, trace);
+    try {
+      checkAccess(auth, rules);
+    } catch (error) {
+      if ((error as IdentityError).code === 'ERR_ROLE_INSUFFICIENT' && rules.scopes.length > 0) trace.pass('scope');
+      trace.fail((error as IdentityError).code);
+      throw error;
+    }
+    if (rules.scopes.length > 0) trace.pass('scope');
+    if (rules.roles.length > 0) trace.pass('role');
     return { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
   }
 
   /** A JWT's `msg.auth`, from the verified-token cache or from a full verification. */
-  private async verifyLocally(token: string): Promise<AuthInfo> {
+  private async verifyLocally(token: string, trace: DecisionTrace): Promise<AuthInfo> {
     const cached = this.verified.get(token, this.settings.clockToleranceSec, this.isPublished);
-    if (cached) return cached;
-    const { claims, header, keyIdentity } = await this.verifier.verify(token);
+    if (cached) {
+      trace.checkedBy('cache');
+      trace.pass('cached verification', 'lifetime');
+      return cached;
+    }
+    trace.checkedBy('jwt');
+    const { claims, header, keyIdentity } = await recorded(trace, JWT_CHECKS, this.verifier.verify(token));
     return this.verified.set(token, this.toAuthInfo(claims), { identity: keyIdentity, kid: header.kid, alg: header.alg });
+  }
+
+  /** An opaque token's (or, in `introspection` mode, any token's) `msg.auth`, from the provider. */
+  private introspect(token: string, trace: DecisionTrace): Promise<AuthInfo> {
+    trace.checkedBy('introspection');
+    return recorded(trace, INTROSPECTION_CHECKS, (this.introspector as Introspector<AuthInfo>).check(token));
   }
 
   /** `msg.auth` for verified claims, with this provider's way of spelling scopes and roles. */
@@ -356,6 +377,18 @@ export class Identity {
 
 /** Three base64url segments: what `auto` verifies locally (an empty signature is refused there, not sent away). */
 const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** The outcome of a fixed sequence of checks in the trace: all passed, or those before the failing one. */
+async function recorded<T>(trace: DecisionTrace, checks: readonly Check[], work: Promise<T>): Promise<T> {
+  try {
+    const result = await work;
+    trace.pass(...checks);
+    return result;
+  } catch (error) {
+    if (isIdentityError(error)) trace.failWithin(checks, error.code);
+    throw error;
+  }
+}
 
 /** Parses a route's rules: `scope` (all required) and `roles` (any one), space-separated. */
 export function parseAccessRules(scope: unknown, roles: unknown): AccessRules {

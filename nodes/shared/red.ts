@@ -56,7 +56,15 @@ export interface AdminResponse {
   json(body: unknown): void;
 }
 
+/** What Node-RED's audit log reads from a request: the route and the caller's address. */
+export interface AuditRequest {
+  path?: string;
+  ip?: string;
+}
+
 export interface NodeAPI {
+  /** Node-RED's log; audit events are written when the logging settings enable `audit`. */
+  log: { audit(event: Record<string, unknown>, req?: AuditRequest): void };
   nodes: {
     createNode(node: RuntimeNode, definition: NodeDefinition): void;
     getNode(id: string): RuntimeNode | null;

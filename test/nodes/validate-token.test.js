@@ -206,7 +206,7 @@ describe('validate-token through http in / http response', function () {
   });
 
   describe('output 2 carries the contract and msg.authError', () => {
-    it('statusCode, headers, payload and authError.code on the rejected message; no msg.auth', async () => {
+    it('statusCode, headers, payload and authError.code on the rejected message; msg.auth holds only the decision', async () => {
       await deploy();
       const vt = helper.getNode('vt');
       const sent = new Promise((resolve) => vt.on('call:send', (call) => resolve(call.args[0])));
@@ -216,7 +216,13 @@ describe('validate-token through http in / http response', function () {
       assert.equal(second.statusCode, 403);
       assert.deepEqual(second.authError, { code: 'ERR_SCOPE_INSUFFICIENT' });
       assert.equal(second.payload.error, 'insufficient_scope');
-      assert.equal(second.auth, undefined);
+      assert.deepEqual(second.auth, {
+        decision: {
+          result: 'rejected', via: 'jwt', code: 'ERR_SCOPE_INSUFFICIENT',
+          steps: [...['credentials', 'format', 'algorithm', 'key', 'signature', 'issuer', 'audience', 'lifetime', 'claims'].map((check) => ({ check, result: 'pass' })),
+            { check: 'scope', result: 'fail', code: 'ERR_SCOPE_INSUFFICIENT' }],
+        },
+      }, 'no subject, claims or scopes of a refused token, only the checks made');
       assert.ok(second.headers['WWW-Authenticate'].startsWith('Bearer realm="node-red"'));
       const status = statusesOf(vt).at(-1);
       assert.equal(status.fill, 'yellow');
