@@ -6,37 +6,21 @@
  * help panel shows our help.
  */
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const { chromium } = require('playwright-core');
 const { startLauncher } = require('../support/launcher');
-
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const { EDITOR_READY, launchBrowser, openEditor } = require('../support/browser');
 
 describe('the editor in headless Chromium', function () {
   this.timeout(90000);
   let demo;
   let browser;
   let page;
-  const consoleErrors = [];
-  const failedRequests = [];
+  let consoleErrors;
+  let failedRequests;
 
   before(async () => {
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    browser = await launchBrowser();
     demo = await startLauncher();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // As root in a sandboxed CI, and with no network beyond loopback: no background fetches.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
-    page = await browser.newPage({ viewport: { width: 1800, height: 1000 } });
-    page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(message.text());
-    });
-    page.on('requestfailed', (request) => failedRequests.push(request.url()));
-    await page.goto(`${demo.base}/`);
-    await page.waitForSelector('.red-ui-palette-node[data-palette-type="validate-token"]', { timeout: 30000 });
+    ({ page, consoleErrors, failedRequests } = await openEditor(browser, demo.base));
   });
 
   after(async () => {
@@ -103,7 +87,7 @@ describe('the editor in headless Chromium', function () {
   it('shows our help for validate-token in the help sidebar', async () => {
     // A fresh editor, so that the dialogs of the previous test do not stand in the way.
     await page.goto(`${demo.base}/`);
-    await page.waitForSelector('.red-ui-palette-node[data-palette-type="validate-token"]');
+    await page.waitForSelector(EDITOR_READY);
     await page.evaluate(() => RED.sidebar.help.show('validate-token'));
     const help = await page.waitForFunction(() => {
       const text = document.querySelector('#red-ui-sidebar')?.innerText ?? '';

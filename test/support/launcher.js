@@ -2,6 +2,10 @@
 /**
  * Runs the launcher behind `npm start` (flows/demo/start.js) as a child process on a free port with
  * a fresh user directory, as a newcomer's first `npm start` would.
+ *
+ * `sampleFlows: false` starts it with an empty workspace instead: an empty flows.json in the user
+ * directory makes it a later start, on which the launcher deploys nothing (so that a test can import
+ * the sample flows itself without their routes colliding with deployed ones).
  */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -10,8 +14,9 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-async function startLauncher() {
+async function startLauncher({ sampleFlows = true } = {}) {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-demo-'));
+  if (!sampleFlows) fs.writeFileSync(path.join(userDir, 'flows.json'), '[]\n');
   const child = spawn(process.execPath, [path.join(ROOT, 'flows', 'demo', 'start.js')], {
     env: { ...process.env, PORT: '0', NODE_RED_DEMO_DIR: userDir, DEMO_CLIENT_SECRET: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
