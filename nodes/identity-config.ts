@@ -9,6 +9,7 @@ import { createHttpClient } from './core/http';
 import { inspectProvider } from './core/provider-report';
 import { ConfigurationError, IdentityError, isIdentityError } from './core/errors';
 import { describeError } from './shared/glue';
+import { registerSecurityCheck } from './shared/security-check';
 import type { IdentityConfigNode } from './shared/config-node';
 import type { NodeAPI, NodeDefinition } from './shared/red';
 
@@ -47,6 +48,7 @@ interface TlsConfigNode {
 
 export = function register(RED: NodeAPI): void {
   const discoveryHttp = createHttpClient();
+  registerSecurityCheck(RED); // audits every deployed flow, whether or not it uses this node
 
   function IdentityConfig(this: IdentityConfigNode, definition: IdentityConfigDefinition): void {
     RED.nodes.createNode(this, definition);
