@@ -1,13 +1,15 @@
 /**
- * validate-token: lets a request from `http in` through only with a valid access token (RFC 6750).
- * Output 1 carries `msg.auth`; output 2 carries a message ready for `http response`: status,
- * `WWW-Authenticate` challenge and `{ error, error_description }`.
+ * validate-token: lets a request from `http in` through only with a valid access token (RFC 6750),
+ * authorized by the route's scope and role rules and, when it has them, authenticated as its
+ * step-up rules require (RFC 9470). Output 1 carries `msg.auth`; output 2 carries a message ready
+ * for `http response`: status, `WWW-Authenticate` challenge and `{ error, error_description }`.
  */
 import { extractBearerToken } from './core/bearer';
 import { rejectionFor } from './core/challenge';
 import { IdentityError, isIdentityError } from './core/errors';
 import { parseAccessRules, type Identity } from './core/identity';
 import { chooseByIssuer } from './core/issuer-choice';
+import { checkStepUp, parseStepUpRules, type StepUpRules } from './core/step-up';
 import { checkDistinctIssuers, checkMoreIdentities, moreIdentityConfigs, reportSetup, setupProblem } from './shared/setup';
 import type { AccessRules } from './core/claims';
 import type { IdentityConfigNode } from './shared/config-node';
@@ -21,6 +23,9 @@ interface ValidateTokenDefinition extends NodeDefinition {
   identity3?: string;
   scope?: string;
   roles?: string;
+  /** Step-up (RFC 9470): the acceptable acr values, space-separated; and the longest time since the user authenticated. */
+  acr?: string;
+  maxAge?: number | string;
 }
 
 
@@ -29,9 +34,11 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, definition);
     const config = RED.nodes.getNode(definition.identity) as IdentityConfigNode | null;
     let rules: AccessRules = { scopes: [], roles: [] };
+    let stepUp: StepUpRules = { acrValues: [], maxAgeSec: undefined };
     const more = moreIdentityConfigs(RED, definition);
     const setupError = setupProblem(config, () => {
       rules = parseAccessRules(definition.scope, definition.roles);
+      stepUp = parseStepUpRules(definition.acr, definition.maxAge);
       checkMoreIdentities(more, (identity) => identity.assertCanValidate());
     }, (identity) => {
       identity.assertCanValidate();
@@ -68,7 +75,10 @@ export = function register(RED: NodeAPI): void {
           }
           const identity = identities.length === 1 ? identities[0]
             : chooseByIssuer(extractBearerToken(request, identities[0].settings.maxTokenLength), identities);
-          msg.auth = await identity.authenticate(request, rules);
+          // Validity, then scope and roles (403), then step-up (401): see core/step-up.ts.
+          const auth = await identity.authenticate(request, rules);
+          checkStepUp(auth, stepUp, Date.now(), identity.settings.clockToleranceSec);
+          msg.auth = auth;
           delete msg.authError;
           providerDown = false;
           show(ready);
