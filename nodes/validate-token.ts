@@ -2,13 +2,15 @@
  * validate-token: lets a request from `http in` through only with a valid access token (RFC 6750),
  * authorized by the route's scope and role rules and, when it has them, authenticated as its
  * step-up rules require (RFC 9470). Output 1 carries `msg.auth`; output 2 carries a message ready
- * for `http response`: status, `WWW-Authenticate` challenge and `{ error, error_description }`.
+ * for `http response`: status, `WWW-Authenticate` challenge (naming the resource's metadata,
+ * RFC 9728 §5.1, when set) and `{ error, error_description }`.
  */
 import { extractBearerToken } from './core/bearer';
 import { rejectionFor } from './core/challenge';
 import { IdentityError, isIdentityError } from './core/errors';
 import { parseAccessRules, type Identity } from './core/identity';
 import { chooseByIssuer } from './core/issuer-choice';
+import { metadataUrl } from './core/resource-metadata';
 import { checkStepUp, parseStepUpRules, type StepUpRules } from './core/step-up';
 import { checkDistinctIssuers, checkMoreIdentities, moreIdentityConfigs, reportSetup, setupProblem } from './shared/setup';
 import type { AccessRules } from './core/claims';
@@ -26,6 +28,8 @@ interface ValidateTokenDefinition extends NodeDefinition {
   /** Step-up (RFC 9470): the acceptable acr values, space-separated; and the longest time since the user authenticated. */
   acr?: string;
   maxAge?: number | string;
+  /** The URL of the resource's metadata document (RFC 9728), named in every challenge. */
+  resourceMetadata?: string;
 }
 
 
@@ -35,10 +39,12 @@ export = function register(RED: NodeAPI): void {
     const config = RED.nodes.getNode(definition.identity) as IdentityConfigNode | null;
     let rules: AccessRules = { scopes: [], roles: [] };
     let stepUp: StepUpRules = { acrValues: [], maxAgeSec: undefined };
+    let resourceMetadata: string | undefined;
     const more = moreIdentityConfigs(RED, definition);
     const setupError = setupProblem(config, () => {
       rules = parseAccessRules(definition.scope, definition.roles);
       stepUp = parseStepUpRules(definition.acr, definition.maxAge);
+      resourceMetadata = metadataUrl(definition.resourceMetadata, 'resourceMetadata');
       checkMoreIdentities(more, (identity) => identity.assertCanValidate());
     }, (identity) => {
       identity.assertCanValidate();
@@ -92,7 +98,7 @@ export = function register(RED: NodeAPI): void {
     });
 
     const reject = (msg: NodeMessage, error: IdentityError, send: (msgs: (NodeMessage | null)[]) => void): void => {
-      const rejection = rejectionFor(error, realm);
+      const rejection = rejectionFor(error, realm, { resourceMetadata });
       const unavailable = rejection.statusCode === 503;
       if (unavailable && !providerDown && !setupError) this.warn(describeError(RED, error));
       providerDown = unavailable;

@@ -9,6 +9,9 @@
  *   `acr_values` and `max_age` (RFC 9470 §3);
  * - provider unreachable or node misconfigured: 503 with `Retry-After` (RFC 9110 §10.2.3) and no
  *   challenge, since the client's credentials are not at fault.
+ *
+ * With the URL of the resource's metadata, every challenge names it in `resource_metadata`
+ * (RFC 9728 §5.1), so that a client learns there which authorization server to ask.
  */
 import { AccessDeniedError, IdentityError, ProviderUnavailableError, StepUpRequiredError, type ErrorCode } from './errors';
 import { OAuthError } from './token-client';
@@ -20,15 +23,24 @@ export interface Rejection {
   code: ErrorCode;
 }
 
+export interface ChallengeOptions {
+  /** The URL of the protected resource metadata (RFC 9728 §5.1), added to every challenge. */
+  resourceMetadata?: string;
+}
+
 /** Seconds a client is asked to wait when the node itself is misconfigured. */
 const CONFIGURATION_RETRY_AFTER_SEC = 60;
 
 const CHALLENGE_STATUS = { invalid_request: 400, invalid_token: 401, insufficient_scope: 403, insufficient_user_authentication: 401 } as const;
 
-export function rejectionFor(error: IdentityError, realm: string): Rejection {
+export function rejectionFor(error: IdentityError, realm: string, options: ChallengeOptions = {}): Rejection {
   const description = headerSafe(error.message);
   const noStore = { 'Cache-Control': 'no-store' };
-  const challenge = (attributes: string[]): string => `Bearer ${[`realm="${headerSafe(realm)}"`, ...attributes].join(', ')}`;
+  /** `Bearer realm="…", …`: RFC 6750 attributes within its character set, the others as quoted-strings. */
+  const challenge = (attributes: string[]): string => {
+    const metadata = options.resourceMetadata ? [`resource_metadata="${quotedStringContent(options.resourceMetadata)}"`] : [];
+    return `Bearer ${[`realm="${headerSafe(realm)}"`, ...attributes, ...metadata].join(', ')}`;
+  };
   switch (error.rejectionClass) {
     case 'no_credentials':
       return {
@@ -92,8 +104,8 @@ function headerSafe(text: string): string {
 
 /**
  * The content of an RFC 9110 §5.6.4 quoted-string, for attributes RFC 6750 does not restrict
- * (`acr_values`): `"` and `\` become quoted-pairs; control and non-ASCII characters, which an acr
- * value never needs, are replaced.
+ * (`acr_values`, `resource_metadata`): `"` and `\` become quoted-pairs; control and non-ASCII
+ * characters, which a URL or an acr value never needs, are replaced.
  */
 function quotedStringContent(text: string): string {
   return text.replace(/[^\x20-\x7E]/g, "'").replace(/["\\]/g, '\\$&');

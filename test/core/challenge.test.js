@@ -104,6 +104,33 @@ describe('core: challenges (RFC 6750 §3)', () => {
     });
   });
 
+  describe('resource_metadata (RFC 9728 §5.1)', () => {
+    const resourceMetadata = 'https://api.example.com/.well-known/oauth-protected-resource';
+    const withMetadata = (error) => rejectionFor(error, 'r', { resourceMetadata }).headers['WWW-Authenticate'];
+
+    it('is added to every challenge, after the other attributes', () => {
+      assert.equal(withMetadata(new AccessDeniedError('ERR_BEARER_MISSING', 'x')), `Bearer realm="r", resource_metadata="${resourceMetadata}"`);
+      assert.equal(withMetadata(new AccessDeniedError('ERR_BEARER_MULTIPLE', 'two')),
+        `Bearer realm="r", error="invalid_request", error_description="two", resource_metadata="${resourceMetadata}"`);
+      assert.equal(withMetadata(new AccessDeniedError('ERR_TOKEN_EXPIRED', 'expired')),
+        `Bearer realm="r", error="invalid_token", error_description="expired", resource_metadata="${resourceMetadata}"`);
+      assert.equal(withMetadata(new AccessDeniedError('ERR_SCOPE_INSUFFICIENT', 'lacks', 'orders:read')),
+        `Bearer realm="r", error="insufficient_scope", error_description="lacks", scope="orders:read", resource_metadata="${resourceMetadata}"`);
+      assert.equal(withMetadata(new StepUpRequiredError('ERR_AUTH_LEVEL_INSUFFICIENT', 'weak', ['mfa'], 300)),
+        `Bearer realm="r", error="insufficient_user_authentication", error_description="weak", acr_values="mfa", max_age="300", resource_metadata="${resourceMetadata}"`);
+    });
+
+    it('is not sent with a 503, which has no challenge', () => {
+      const answer = rejectionFor(new IdentityError('ERR_CONFIG_MISSING', 'no identity'), 'r', { resourceMetadata });
+      assert.equal(answer.headers['WWW-Authenticate'], undefined);
+    });
+
+    it('is a quoted-string: a quote or backslash in the URL cannot end it early', () => {
+      const challenge = rejectionFor(new AccessDeniedError('ERR_BEARER_MISSING', 'x'), 'r', { resourceMetadata: 'https://a.example/x"y\\z' }).headers['WWW-Authenticate'];
+      assert.equal(challenge, 'Bearer realm="r", resource_metadata="https://a.example/x\\"y\\\\z"');
+    });
+  });
+
   it('every code maps to a status (none becomes a 500)', () => {
     for (const code of Object.keys(ERROR_CODES)) {
       const { statusCode } = rejectionFor(new IdentityError(code, 'x'), 'r');

@@ -1,8 +1,8 @@
 'use strict';
 /**
- * Step-up authentication (RFC 9470) through a real `http in` → validate-token → `http response`,
- * with tokens the demo provider issues and tokens signed by its key with chosen acr and auth_time
- * claims.
+ * Step-up authentication (RFC 9470) and the resource_metadata attribute (RFC 9728 §5.1) through a
+ * real `http in` → validate-token → `http response`, with tokens the demo provider issues and tokens
+ * signed by its key with chosen acr and auth_time claims.
  */
 const assert = require('node:assert/strict');
 const { helper, startNodeRed, loadFlow, request, waitForStatus } = require('../support/node-red');
@@ -10,15 +10,16 @@ const { startProvider, passwordToken, providerSigned } = require('../support/dem
 
 const at = { x: 100, y: 100 };
 const MFA = 'urn:example:mfa';
+const METADATA = 'http://127.0.0.1:1880/.well-known/oauth-protected-resource';
 const REALM = 'reports';
 
 /** Two routes on one identity-config: /api/reports with the step-up rules, /api/plain without. */
-function stepUpFlow({ issuer, audience, acr = MFA, maxAge = '300', scope = 'orders:read', identity = {} }) {
+function stepUpFlow({ issuer, audience, acr = MFA, maxAge = '300', scope = 'orders:read', resourceMetadata = METADATA, identity = {} }) {
   return [
     { id: 'tab', type: 'tab', label: 'step-up' },
     { id: 'idp', type: 'identity-config', name: 'demo', issuer, audience, clientId: 'demo-client', realm: REALM, backoffMinMs: '0', ...identity },
     { id: 'in', type: 'http in', z: 'tab', url: '/api/reports', method: 'get', upload: false, ...at, wires: [['vt']] },
-    { id: 'vt', type: 'validate-token', z: 'tab', identity: 'idp', scope, roles: '', acr, maxAge, ...at, wires: [['ok'], ['out']] },
+    { id: 'vt', type: 'validate-token', z: 'tab', identity: 'idp', scope, roles: '', acr, maxAge, resourceMetadata, ...at, wires: [['ok'], ['out']] },
     { id: 'in2', type: 'http in', z: 'tab', url: '/api/plain', method: 'get', upload: false, ...at, wires: [['plain']] },
     { id: 'plain', type: 'validate-token', z: 'tab', identity: 'idp', scope, roles: '', ...at, wires: [['ok'], ['out']] },
     { id: 'ok', type: 'change', z: 'tab', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'auth', tot: 'msg' }], ...at, wires: [['out']] },
@@ -29,18 +30,18 @@ function stepUpFlow({ issuer, audience, acr = MFA, maxAge = '300', scope = 'orde
 const get = (token, path = '/api/reports') => request(path, { headers: token === undefined ? {} : { Authorization: `Bearer ${token}` } });
 const now = () => Math.floor(Date.now() / 1000);
 
-/** The exact step-up challenge (RFC 9470 §3) with the route's requirements. */
+/** The exact step-up challenge (RFC 9470 §3) with the route's requirements and resource_metadata. */
 function assertStepUp(response, requirements = `, acr_values="${MFA}", max_age="300"`) {
   assert.equal(response.status, 401, response.text);
   const description = response.body.error_description;
   assert.equal(typeof description, 'string');
   assert.equal(response.headers['www-authenticate'],
-    `Bearer realm="${REALM}", error="insufficient_user_authentication", error_description="${description}"${requirements}`);
+    `Bearer realm="${REALM}", error="insufficient_user_authentication", error_description="${description}"${requirements}, resource_metadata="${METADATA}"`);
   assert.deepEqual(response.body, { error: 'insufficient_user_authentication', error_description: description });
   assert.equal(response.headers['cache-control'], 'no-store');
 }
 
-describe('validate-token: step-up (RFC 9470) through http in / http response', function () {
+describe('validate-token: step-up (RFC 9470) and resource_metadata (RFC 9728) through http in / http response', function () {
   this.timeout(20000);
   let provider;
 
@@ -93,7 +94,7 @@ describe('validate-token: step-up (RFC 9470) through http in / http response', f
     });
   });
 
-  describe('refuses with 401 insufficient_user_authentication, acr_values and max_age', () => {
+  describe('refuses with 401 insufficient_user_authentication, acr_values, max_age and resource_metadata', () => {
     const cases = {
       'no acr': ['ERR_AUTH_LEVEL_INSUFFICIENT', () => ({ auth_time: now() })],
       'another acr': ['ERR_AUTH_LEVEL_INSUFFICIENT', () => ({ acr: 'pwd', auth_time: now() })],
@@ -145,7 +146,7 @@ describe('validate-token: step-up (RFC 9470) through http in / http response', f
       await deploy();
       const response = await get(await signed({ exp: now() - 3600 }));
       assert.equal(response.status, 401);
-      assert.match(response.headers['www-authenticate'], /^Bearer realm="reports", error="invalid_token", error_description="[^"]+"$/);
+      assert.match(response.headers['www-authenticate'], /^Bearer realm="reports", error="invalid_token", error_description="[^"]+", resource_metadata="[^"]+"$/);
     });
 
     it('a token lacking the scope and the acr: 403 insufficient_scope, since logging in again would not add the scope', async () => {
@@ -154,8 +155,26 @@ describe('validate-token: step-up (RFC 9470) through http in / http response', f
       const response = await get(await signed({ scope: 'profile' }));
       assert.equal(response.status, 403, response.text);
       assert.equal(response.headers['www-authenticate'],
-        `Bearer realm="${REALM}", error="insufficient_scope", error_description="${response.body.error_description}", scope="orders:read"`);
+        `Bearer realm="${REALM}", error="insufficient_scope", error_description="${response.body.error_description}", scope="orders:read", resource_metadata="${METADATA}"`);
       assert.equal(await refused, 'ERR_SCOPE_INSUFFICIENT');
+    });
+  });
+
+  describe('resource_metadata in every challenge (RFC 9728 §5.1)', () => {
+    it('no token: the bare 401 challenge names the metadata', async () => {
+      await deploy();
+      const response = await get(undefined);
+      assert.equal(response.status, 401);
+      assert.equal(response.headers['www-authenticate'], `Bearer realm="${REALM}", resource_metadata="${METADATA}"`);
+    });
+
+    it('without Resource metadata, no resource_metadata attribute', async () => {
+      await deploy({ resourceMetadata: '' });
+      assert.equal((await get(undefined)).headers['www-authenticate'], `Bearer realm="${REALM}"`);
+      const response = await get(await signed({}));
+      assert.equal(response.status, 401);
+      assert.equal(response.headers['www-authenticate'],
+        `Bearer realm="${REALM}", error="insufficient_user_authentication", error_description="${response.body.error_description}", acr_values="${MFA}", max_age="300"`);
     });
   });
 
@@ -163,6 +182,8 @@ describe('validate-token: step-up (RFC 9470) through http in / http response', f
     const cases = {
       'an acr value with a quote': [{ acr: 'say"mfa"' }, 'ERR_CONFIG_INVALID'],
       'a negative max age': [{ maxAge: '-5' }, 'ERR_CONFIG_INVALID'],
+      'a metadata URL that is no URL': [{ resourceMetadata: '/.well-known/oauth-protected-resource' }, 'ERR_CONFIG_INVALID'],
+      'a metadata URL over plain http to another host': [{ resourceMetadata: 'http://api.example.com/.well-known/oauth-protected-resource' }, 'ERR_CONFIG_INSECURE_HTTP'],
     };
     for (const [name, [options, code]] of Object.entries(cases)) {
       it(`${name}: ${code}`, async () => {
