@@ -1,7 +1,9 @@
 /**
- * validate-token: lets a request from `http in` through only with a valid access token (RFC 6750).
- * Output 1 carries `msg.auth`; output 2 carries a message ready for `http response`: status,
- * `WWW-Authenticate` challenge and `{ error, error_description }`.
+ * validate-token: lets a request from `http in` through only with a valid access token (RFC 6750),
+ * authorized by the route's scope and role rules and, when it has them, authenticated as its
+ * step-up rules require (RFC 9470). Output 1 carries `msg.auth`; output 2 carries a message ready
+ * for `http response`: status, `WWW-Authenticate` challenge (naming the resource's metadata,
+ * RFC 9728 §5.1, when set) and `{ error, error_description }`.
  */
 import { extractBearerToken } from './core/bearer';
 import { rejectionFor } from './core/challenge';
@@ -9,8 +11,10 @@ import { IdentityError, isIdentityError } from './core/errors';
 import { parseAccessRules, type Identity } from './core/identity';
 import { DecisionTrace, type Decision } from './core/decision';
 import { chooseByIssuer } from './core/issuer-choice';
+import { metadataUrl } from './core/resource-metadata';
+import { checkStepUp, parseStepUpRules, type StepUpRules } from './core/step-up';
 import { checkDistinctIssuers, checkMoreIdentities, moreIdentityConfigs, reportSetup, setupProblem } from './shared/setup';
-import type { AccessRules } from './core/claims';
+import type { AccessRules, AuthInfo } from './core/claims';
 import type { IdentityConfigNode } from './shared/config-node';
 import { describeError, errorStatus, runAsync } from './shared/glue';
 import type { AuditRequest, NodeAPI, NodeDefinition, NodeMessage, NodeStatus, RuntimeNode } from './shared/red';
@@ -22,6 +26,11 @@ interface ValidateTokenDefinition extends NodeDefinition {
   identity3?: string;
   scope?: string;
   roles?: string;
+  /** Step-up (RFC 9470): the acceptable acr values, space-separated; and the longest time since the user authenticated. */
+  acr?: string;
+  maxAge?: number | string;
+  /** The URL of the resource's metadata document (RFC 9728), named in every challenge. */
+  resourceMetadata?: string;
 }
 
 
@@ -33,9 +42,13 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, definition);
     const config = RED.nodes.getNode(definition.identity) as IdentityConfigNode | null;
     let rules: AccessRules = { scopes: [], roles: [] };
+    let stepUp: StepUpRules = { acrValues: [], maxAgeSec: undefined };
+    let resourceMetadata: string | undefined;
     const more = moreIdentityConfigs(RED, definition);
     const setupError = setupProblem(config, () => {
       rules = parseAccessRules(definition.scope, definition.roles);
+      stepUp = parseStepUpRules(definition.acr, definition.maxAge);
+      resourceMetadata = metadataUrl(definition.resourceMetadata, 'resourceMetadata');
       checkMoreIdentities(more, (identity) => identity.assertCanValidate());
     }, (identity) => {
       identity.assertCanValidate();
@@ -72,7 +85,9 @@ export = function register(RED: NodeAPI): void {
             throw new IdentityError('ERR_REQUEST_MISSING', 'msg.req is missing: validate-token takes messages from an http in node');
           }
           const identity = identities.length === 1 ? identities[0] : chooseIdentity(request, trace);
+          // Validity, then scope and roles (403), then step-up (401): see core/step-up.ts.
           const auth = await identity.authenticate(request, rules, trace);
+          checkStepUpRecorded(auth, identity, trace);
           msg.auth = { ...auth, decision: trace.authorized() };
           delete msg.authError;
           providerDown = false;
@@ -85,6 +100,19 @@ export = function register(RED: NodeAPI): void {
         }
       }, done);
     });
+
+    /** The step-up rules (RFC 9470), recorded in the decision trace. */
+    const checkStepUpRecorded = (auth: AuthInfo, identity: Identity, trace: DecisionTrace): void => {
+      try {
+        checkStepUp(auth, stepUp, Date.now(), identity.settings.clockToleranceSec);
+      } catch (error) {
+        if (isIdentityError(error) && error.code === 'ERR_AUTH_TOO_OLD' && stepUp.acrValues.length > 0) trace.pass('authentication level');
+        if (isIdentityError(error)) trace.fail(error.code);
+        throw error;
+      }
+      if (stepUp.acrValues.length > 0) trace.pass('authentication level');
+      if (stepUp.maxAgeSec !== undefined) trace.pass('authentication age');
+    };
 
     /** Several providers: the token's iss picks one (recorded as the check "issuer choice"). */
     const chooseIdentity = (request: Parameters<Identity['authenticate']>[0], trace: DecisionTrace): Identity => {
@@ -106,7 +134,7 @@ export = function register(RED: NodeAPI): void {
       .map(([code, count]) => `${code} ×${count}`).join(', ');
 
     const reject = (msg: NodeMessage, error: IdentityError, decision: Decision, send: (msgs: (NodeMessage | null)[]) => void): void => {
-      const rejection = rejectionFor(error, realm);
+      const rejection = rejectionFor(error, realm, { resourceMetadata });
       const unavailable = rejection.statusCode === 503;
       if (unavailable && !providerDown && !setupError) {
         // The provider refusing our own client (introspection) is the configuration at fault, not an outage.

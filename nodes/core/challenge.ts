@@ -5,10 +5,15 @@
  * - no credentials: 401 with a bare `Bearer realm="…"` challenge and no error attribute (§3.1);
  * - malformed request: 400 `invalid_request`; bad token: 401 `invalid_token`;
  * - missing scope or role: 403 `insufficient_scope` with the `scope` attribute (§3);
+ * - authentication too weak or too old: 401 `insufficient_user_authentication` with the route's
+ *   `acr_values` and `max_age` (RFC 9470 §3);
  * - provider unreachable or node misconfigured: 503 with `Retry-After` (RFC 9110 §10.2.3) and no
  *   challenge, since the client's credentials are not at fault.
+ *
+ * With the URL of the resource's metadata, every challenge names it in `resource_metadata`
+ * (RFC 9728 §5.1), so that a client learns there which authorization server to ask.
  */
-import { AccessDeniedError, IdentityError, ProviderUnavailableError, type ErrorCode } from './errors';
+import { AccessDeniedError, IdentityError, ProviderUnavailableError, StepUpRequiredError, type ErrorCode } from './errors';
 import { OAuthError } from './token-client';
 
 export interface Rejection {
@@ -18,35 +23,45 @@ export interface Rejection {
   code: ErrorCode;
 }
 
+export interface ChallengeOptions {
+  /** The URL of the protected resource metadata (RFC 9728 §5.1), added to every challenge. */
+  resourceMetadata?: string;
+}
+
 /** Seconds a client is asked to wait when the node itself is misconfigured. */
 const CONFIGURATION_RETRY_AFTER_SEC = 60;
 
-export function rejectionFor(error: IdentityError, realm: string): Rejection {
+const CHALLENGE_STATUS = { invalid_request: 400, invalid_token: 401, insufficient_scope: 403, insufficient_user_authentication: 401 } as const;
+
+export function rejectionFor(error: IdentityError, realm: string, options: ChallengeOptions = {}): Rejection {
   const description = headerSafe(error.message);
   const noStore = { 'Cache-Control': 'no-store' };
+  /** `Bearer realm="…", …`: RFC 6750 attributes within its character set, the others as quoted-strings. */
+  const challenge = (attributes: string[]): string => {
+    const metadata = options.resourceMetadata ? [`resource_metadata="${quotedStringContent(options.resourceMetadata)}"`] : [];
+    return `Bearer ${[`realm="${headerSafe(realm)}"`, ...attributes, ...metadata].join(', ')}`;
+  };
   switch (error.rejectionClass) {
     case 'no_credentials':
       return {
         statusCode: 401,
-        headers: { ...noStore, 'WWW-Authenticate': `Bearer realm="${headerSafe(realm)}"` },
+        headers: { ...noStore, 'WWW-Authenticate': challenge([]) },
         payload: { error: 'unauthorized', error_description: description },
         code: error.code,
       };
     case 'invalid_request':
     case 'invalid_token':
-    case 'insufficient_scope': {
-      const statusCode = { invalid_request: 400, invalid_token: 401, insufficient_scope: 403 }[error.rejectionClass];
-      const scope = error instanceof AccessDeniedError && error.requiredScope ? `, scope="${headerSafe(error.requiredScope)}"` : '';
+    case 'insufficient_scope':
+    case 'insufficient_user_authentication':
       return {
-        statusCode,
+        statusCode: CHALLENGE_STATUS[error.rejectionClass],
         headers: {
           ...noStore,
-          'WWW-Authenticate': `Bearer realm="${headerSafe(realm)}", error="${error.rejectionClass}", error_description="${description}"${scope}`,
+          'WWW-Authenticate': challenge([`error="${error.rejectionClass}"`, `error_description="${description}"`, ...requirementsOf(error)]),
         },
         payload: { error: error.rejectionClass, error_description: description },
         code: error.code,
       };
-    }
     default: {
       const retryAfter = error instanceof ProviderUnavailableError ? error.retryAfterSec : CONFIGURATION_RETRY_AFTER_SEC;
       return {
@@ -57,6 +72,19 @@ export function rejectionFor(error: IdentityError, realm: string): Rejection {
       };
     }
   }
+}
+
+/**
+ * What the client must obtain: the route's scopes (RFC 6750 §3), or its authentication requirements,
+ * `acr_values` and `max_age` in the quoted form of RFC 9470 §3's examples.
+ */
+function requirementsOf(error: IdentityError): string[] {
+  if (error instanceof AccessDeniedError && error.requiredScope) return [`scope="${headerSafe(error.requiredScope)}"`];
+  if (!(error instanceof StepUpRequiredError)) return [];
+  const requirements: string[] = [];
+  if (error.acrValues.length > 0) requirements.push(`acr_values="${quotedStringContent(error.acrValues.join(' '))}"`);
+  if (error.maxAgeSec !== undefined) requirements.push(`max_age="${error.maxAgeSec}"`);
+  return requirements;
 }
 
 /** What a 503 tells the client: the kind of trouble, never the provider's URLs or our internals. */
@@ -72,6 +100,15 @@ function unavailableDescription(error: IdentityError): string {
  */
 function headerSafe(text: string): string {
   return text.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, "'").slice(0, 300);
+}
+
+/**
+ * The content of an RFC 9110 §5.6.4 quoted-string, for attributes RFC 6750 does not restrict
+ * (`acr_values`, `resource_metadata`): `"` and `\` become quoted-pairs; control and non-ASCII
+ * characters, which a URL or an acr value never needs, are replaced.
+ */
+function quotedStringContent(text: string): string {
+  return text.replace(/[^\x20-\x7E]/g, "'").replace(/["\\]/g, '\\$&');
 }
 
 /**

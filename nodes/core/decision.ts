@@ -27,6 +27,8 @@ export type Check =
   | 'token type' // an access token, not a refresh token
   | 'scope'
   | 'role'
+  | 'authentication level' // RFC 9470: the token's acr is one the route accepts
+  | 'authentication age' // RFC 9470: the user authenticated recently enough (auth_time)
   | 'internal';
 
 export type Via = 'jwt' | 'introspection' | 'cache';
@@ -71,6 +73,8 @@ const CHECK_OF_CODE: Readonly<Record<string, Check>> = {
   ERR_TOKEN_NOT_ACCESS_TOKEN: 'token type',
   ERR_SCOPE_INSUFFICIENT: 'scope',
   ERR_ROLE_INSUFFICIENT: 'role',
+  ERR_AUTH_LEVEL_INSUFFICIENT: 'authentication level',
+  ERR_AUTH_TOO_OLD: 'authentication age',
 };
 
 /** The check an error code says failed. */

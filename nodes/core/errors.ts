@@ -3,20 +3,21 @@
  *
  * Every failure is an `IdentityError` with a stable `code` (`ERR_<AREA>_<CONDITION>`). A code never
  * changes once shipped: flows switch on it and the catalogs translate it. Each code belongs to one
- * class of answer that a protected resource gives (RFC 6750 §3.1, plus 503 for an unreachable
- * provider), so the HTTP answer is derived from the code alone, in `challenge.ts`.
+ * class of answer that a protected resource gives (RFC 6750 §3.1, RFC 9470 §3 for step-up, plus 503
+ * for an unreachable provider), so the HTTP answer is derived from the code alone, in `challenge.ts`.
  *
  * Messages are written for the API client and the log: they never carry a token, a secret or a
  * password, and causes are kept only where they are our own errors or transport errors whose
  * messages carry no request data.
  */
 
-/** How a rejection is answered (RFC 6750 §3.1; 503 when the provider cannot be asked). */
+/** How a rejection is answered (RFC 6750 §3.1, RFC 9470 §3; 503 when the provider cannot be asked). */
 export type RejectionClass =
   | 'no_credentials' // 401, bare challenge, no error attribute (RFC 6750 §3.1 last paragraph)
   | 'invalid_request' // 400
   | 'invalid_token' // 401
   | 'insufficient_scope' // 403
+  | 'insufficient_user_authentication' // 401 with the route's acr_values / max_age (RFC 9470 §3)
   | 'unavailable' // 503 with Retry-After
   | 'configuration' // 503: the node cannot work until it is reconfigured
   | 'provider_rejected' // the provider's own OAuth error (RFC 6749 §5.2), passed on with its status
@@ -52,6 +53,9 @@ export const ERROR_CODES = {
   // Authorization rules of the route
   ERR_SCOPE_INSUFFICIENT: 'insufficient_scope',
   ERR_ROLE_INSUFFICIENT: 'insufficient_scope',
+  // Step-up authentication rules of the route (RFC 9470): the user must authenticate again
+  ERR_AUTH_LEVEL_INSUFFICIENT: 'insufficient_user_authentication', // acr missing or not an accepted one
+  ERR_AUTH_TOO_OLD: 'insufficient_user_authentication', // auth_time missing or older than the route's max age
   // The identity provider
   ERR_DISCOVERY_UNAVAILABLE: 'unavailable',
   ERR_DISCOVERY_INVALID: 'unavailable',
@@ -127,6 +131,25 @@ export class AccessDeniedError extends IdentityError {
   constructor(code: ErrorCode, message: string, requiredScope?: string) {
     super(code, message);
     this.requiredScope = requiredScope;
+  }
+}
+
+/**
+ * The token is valid and authorized, but the user's authentication behind it is too weak or too old
+ * (RFC 9470 §3). It carries every requirement of the route, so that the challenge tells the client
+ * all it must ask the authorization server for (`acr_values`, `max_age`, RFC 9470 §4).
+ */
+export class StepUpRequiredError extends IdentityError {
+  override readonly name = 'StepUpRequiredError';
+  /** The acceptable `acr` values, in order of preference; empty when the route requires none. */
+  readonly acrValues: readonly string[];
+  /** The longest time since the user authenticated, in seconds; undefined when the route sets none. */
+  readonly maxAgeSec: number | undefined;
+
+  constructor(code: ErrorCode, message: string, acrValues: readonly string[], maxAgeSec: number | undefined) {
+    super(code, message);
+    this.acrValues = acrValues;
+    this.maxAgeSec = maxAgeSec;
   }
 }
 

@@ -77,10 +77,12 @@ export interface FlowNode {
  * `complete`), or only carry it on (`junction`, `link in`; `link out` and `link call` are followed
  * to the nodes they link to, and subflows are entered). get-token and refresh-token pass it on
  * too, and where the provider has just authenticated the caller (see `authenticatesCaller`) their
- * first output counts as protected, like validate-token's.
+ * first output counts as protected, like validate-token's. resource-metadata answers the public
+ * document RFC 9728 §3 says clients fetch before they hold any token.
  */
 export const PASSING: readonly string[] = [
   'http response', 'debug', 'comment', 'catch', 'status', 'complete', 'junction', 'link in', 'get-token', 'refresh-token',
+  'resource-metadata',
 ];
 
 /** The audit of one flow configuration: every warning, silenced ones included, in the order of the rules. */

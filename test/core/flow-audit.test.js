@@ -53,7 +53,7 @@ describe('core: the security check at deploy', () => {
 
     it('lets a request pass only the listed node types', () => {
       assert.deepEqual([...PASSING].sort(), ['catch', 'comment', 'complete', 'debug', 'get-token', 'http response', 'junction',
-        'link in', 'refresh-token', 'status']);
+        'link in', 'refresh-token', 'resource-metadata', 'status']);
       const passing = [httpIn(['j1']), at('j1', 'junction', [['dbg', 'j2']]), at('dbg', 'debug'), at('j2', 'junction', [['j1', 'out']]), respond()];
       assert.deepEqual(active(passing), [], 'junctions (even in a loop), debug and http response');
       passing[3].wires = [['j1', 'chg']];

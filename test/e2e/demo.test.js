@@ -89,7 +89,7 @@ describe('npm start: Node-RED with the demo provider, and the README quick start
     assert.equal((await fetch(`${base}/`)).status, 200);
     const nodes = await (await fetch(`${base}/nodes`, { headers: { accept: 'application/json' } })).json();
     const ours = nodes.filter((set) => set.module === 'node-red-contrib-identity');
-    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['get-token', 'identity-config', 'refresh-token', 'validate-token']);
+    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['get-token', 'identity-config', 'refresh-token', 'resource-metadata', 'validate-token']);
     assert.ok(ours.every((set) => set.enabled && !set.err), JSON.stringify(ours));
     const examples = await (await fetch(`${base}/library/examples/flows/node-red-contrib-identity`)).json();
     assert.ok(JSON.stringify(examples).includes('protected-api'), JSON.stringify(examples));

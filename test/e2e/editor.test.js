@@ -28,7 +28,7 @@ describe('the editor in headless Chromium', function () {
     await demo?.stop();
   });
 
-  for (const [type, icon] of [['validate-token', 'identity.svg'], ['get-token', 'token.svg'], ['refresh-token', 'token.svg']]) {
+  for (const [type, icon] of [['validate-token', 'identity.svg'], ['get-token', 'token.svg'], ['refresh-token', 'token.svg'], ['resource-metadata', 'identity.svg']]) {
     it(`shows ${type} in the palette, in the identity category, with its icon`, async () => {
       const node = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
       assert.equal(await node.count(), 1);

@@ -187,7 +187,7 @@ describe('the Flow Library scorecard (node-red-dev validate) of the packed packa
         },
       ],
       ['N01', 'has node types no other Flow Library module defines', { test: true }],
-      ['N02', 'has an example flow for every node but the config node', { test: true, nodes: ['validate-token', 'get-token', 'refresh-token'] }],
+      ['N02', 'has an example flow for every node but the config node', { test: true, nodes: ['validate-token', 'get-token', 'refresh-token', 'resource-metadata'] }],
       ['D01', 'has 6 or fewer dependencies', { test: true, total: Object.keys(PKG.dependencies).length }],
       ['D02', 'has no known-incompatible package in its dependency tree', { test: true }],
       ['D03', 'has its dependencies at their latest versions (latest as of package-lock.json)', { test: true }],
