@@ -9,6 +9,7 @@ import { createHttpClient } from './core/http';
 import { inspectProvider } from './core/provider-report';
 import { ConfigurationError, IdentityError, isIdentityError } from './core/errors';
 import { describeError } from './shared/glue';
+import { registerDoctorEndpoint } from './shared/doctor-endpoint';
 import { registerSecurityCheck } from './shared/security-check';
 import type { IdentityConfigNode } from './shared/config-node';
 import type { NodeAPI, NodeDefinition } from './shared/red';
@@ -130,6 +131,9 @@ export = function register(RED: NodeAPI): void {
       res.json({ problem: { code: known.code, cause: typeof cause === 'string' ? cause : undefined, message: describeError(RED, known) } });
     });
   });
+
+  // The editor's Token doctor (POST /identity-config/doctor): why a token is refused, see doctor-endpoint.ts.
+  registerDoctorEndpoint(RED);
 
   RED.nodes.registerType('identity-config', IdentityConfig, {
     credentials: {
