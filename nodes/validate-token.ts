@@ -1,12 +1,14 @@
 /**
  * validate-token: lets a request from `http in` through only with a valid access token (RFC 6750).
  * Output 1 carries `msg.auth`; output 2 carries a message ready for `http response`: status,
- * `WWW-Authenticate` challenge and `{ error, error_description }`.
+ * `WWW-Authenticate` challenge and `{ error, error_description }`. DPoP-bound tokens (RFC 9449)
+ * are checked when the node's `dpop` is on.
  */
-import { extractBearerToken } from './core/bearer';
+import { extractAccessToken, presentedScheme } from './core/bearer';
 import { rejectionFor } from './core/challenge';
+import { DpopPolicy } from './core/dpop';
 import { IdentityError, isIdentityError } from './core/errors';
-import { parseAccessRules, type Identity } from './core/identity';
+import { parseAccessRules, type Identity, type TokenBinding } from './core/identity';
 import { chooseByIssuer } from './core/issuer-choice';
 import { checkDistinctIssuers, checkMoreIdentities, moreIdentityConfigs, reportSetup, setupProblem } from './shared/setup';
 import type { AccessRules } from './core/claims';
@@ -21,6 +23,9 @@ interface ValidateTokenDefinition extends NodeDefinition {
   identity3?: string;
   scope?: string;
   roles?: string;
+  /** DPoP (RFC 9449): off, allowed or required; publicUrl is the external base URL that proofs name in htu. */
+  dpop?: string;
+  publicUrl?: string;
 }
 
 
@@ -29,9 +34,15 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, definition);
     const config = RED.nodes.getNode(definition.identity) as IdentityConfigNode | null;
     let rules: AccessRules = { scopes: [], roles: [] };
+    let dpop: DpopPolicy | undefined;
+    let binding: TokenBinding = {};
     const more = moreIdentityConfigs(RED, definition);
     const setupError = setupProblem(config, () => {
       rules = parseAccessRules(definition.scope, definition.roles);
+      dpop = new DpopPolicy({
+        mode: definition.dpop, publicUrl: definition.publicUrl, clockToleranceSec: config?.identity?.settings.clockToleranceSec ?? 0, now: Date.now,
+      });
+      binding = { schemes: dpop.schemes, constraints: [dpop] };
       checkMoreIdentities(more, (identity) => identity.assertCanValidate());
     }, (identity) => {
       identity.assertCanValidate();
@@ -67,8 +78,8 @@ export = function register(RED: NodeAPI): void {
             throw new IdentityError('ERR_REQUEST_MISSING', 'msg.req is missing: validate-token takes messages from an http in node');
           }
           const identity = identities.length === 1 ? identities[0]
-            : chooseByIssuer(extractBearerToken(request, identities[0].settings.maxTokenLength), identities);
-          msg.auth = await identity.authenticate(request, rules);
+            : chooseByIssuer(extractAccessToken(request, identities[0].settings.maxTokenLength, binding.schemes).token, identities);
+          msg.auth = await identity.authenticate(request, rules, binding);
           delete msg.authError;
           providerDown = false;
           show(ready);
@@ -81,8 +92,13 @@ export = function register(RED: NodeAPI): void {
       }, done);
     });
 
+    this.on('close', (_removed, done) => {
+      dpop?.clear();
+      done();
+    });
+
     const reject = (msg: NodeMessage, error: IdentityError, send: (msgs: (NodeMessage | null)[]) => void): void => {
-      const rejection = rejectionFor(error, realm);
+      const rejection = rejectionFor(error, realm, { dpop: dpop?.challenge, scheme: presentedScheme(msg.req as Parameters<typeof presentedScheme>[0]) });
       const unavailable = rejection.statusCode === 503;
       if (unavailable && !providerDown && !setupError) {
         // The provider refusing our own client (introspection) is the configuration at fault, not an outage.

@@ -7,7 +7,13 @@
  * - missing scope or role: 403 `insufficient_scope` with the `scope` attribute (§3);
  * - provider unreachable or node misconfigured: 503 with `Retry-After` (RFC 9110 §10.2.3) and no
  *   challenge, since the client's credentials are not at fault.
+ *
+ * Where DPoP is accepted (RFC 9449 §7.1) the answer carries a `DPoP realm="…", algs="…"` challenge,
+ * after the Bearer one when both schemes are accepted, alone when only DPoP is. The error attributes
+ * go to the challenge of the scheme the client used; a bad proof is answered 401
+ * `invalid_dpop_proof`, always on the DPoP challenge.
  */
+import type { AuthScheme } from './bearer';
 import { AccessDeniedError, IdentityError, ProviderUnavailableError, type ErrorCode } from './errors';
 import { OAuthError } from './token-client';
 
@@ -21,27 +27,38 @@ export interface Rejection {
 /** Seconds a client is asked to wait when the node itself is misconfigured. */
 const CONFIGURATION_RETRY_AFTER_SEC = 60;
 
-export function rejectionFor(error: IdentityError, realm: string): Rejection {
+/** The schemes a route accepts beyond Bearer, and the one the request used. */
+export interface ChallengeOptions {
+  /** Set when DPoP is accepted: whether it is the only scheme, and the proof algorithms (`algs`). */
+  dpop?: { required: boolean; algorithms: readonly string[] };
+  /** The scheme of the request's Authorization header, whose challenge gets the error attributes. */
+  scheme?: AuthScheme;
+}
+
+export function rejectionFor(error: IdentityError, realm: string, options: ChallengeOptions = {}): Rejection {
   const description = headerSafe(error.message);
   const noStore = { 'Cache-Control': 'no-store' };
   switch (error.rejectionClass) {
     case 'no_credentials':
       return {
         statusCode: 401,
-        headers: { ...noStore, 'WWW-Authenticate': `Bearer realm="${headerSafe(realm)}"` },
+        headers: { ...noStore, 'WWW-Authenticate': challenges(headerSafe(realm), options, undefined) },
         payload: { error: 'unauthorized', error_description: description },
         code: error.code,
       };
     case 'invalid_request':
     case 'invalid_token':
+    case 'invalid_dpop_proof':
     case 'insufficient_scope': {
-      const statusCode = { invalid_request: 400, invalid_token: 401, insufficient_scope: 403 }[error.rejectionClass];
+      const statusCode = { invalid_request: 400, invalid_token: 401, invalid_dpop_proof: 401, insufficient_scope: 403 }[error.rejectionClass];
       const scope = error instanceof AccessDeniedError && error.requiredScope ? `, scope="${headerSafe(error.requiredScope)}"` : '';
+      const attributes = `error="${error.rejectionClass}", error_description="${description}"${scope}`;
+      const proofError = error.rejectionClass === 'invalid_dpop_proof';
       return {
         statusCode,
         headers: {
           ...noStore,
-          'WWW-Authenticate': `Bearer realm="${headerSafe(realm)}", error="${error.rejectionClass}", error_description="${description}"${scope}`,
+          'WWW-Authenticate': challenges(headerSafe(realm), options, attributes, proofError),
         },
         payload: { error: error.rejectionClass, error_description: description },
         code: error.code,
@@ -57,6 +74,21 @@ export function rejectionFor(error: IdentityError, realm: string): Rejection {
       };
     }
   }
+}
+
+/**
+ * The challenges of a 400/401/403 (RFC 9110 §11.6.1: a comma-separated list): Bearer, DPoP or
+ * both; `attributes` (error, error_description, scope) go to the challenge of the scheme used, and
+ * always to DPoP's for a bad proof.
+ */
+function challenges(realm: string, options: ChallengeOptions, attributes: string | undefined, proofError = false): string {
+  const withAttributes = (challenge: string): string => (attributes ? `${challenge}, ${attributes}` : challenge);
+  const bearer = `Bearer realm="${realm}"`;
+  const { dpop } = options;
+  if (!dpop && !proofError) return withAttributes(bearer);
+  const dpopChallenge = `DPoP realm="${realm}"${dpop ? `, algs="${dpop.algorithms.join(' ')}"` : ''}`;
+  if (dpop?.required) return withAttributes(dpopChallenge);
+  return proofError || options.scheme === 'dpop' ? `${bearer}, ${withAttributes(dpopChallenge)}` : `${withAttributes(bearer)}, ${dpopChallenge}`;
 }
 
 /** What a 503 tells the client: the kind of trouble, never the provider's URLs or our internals. */

@@ -10,8 +10,8 @@
  */
 import type { Agent as HttpsAgent } from 'node:https';
 import type { JWTPayload } from 'jose';
-import { extractBearerToken, BEARER_DEFAULTS, type CredentialSource } from './bearer';
-import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo } from './claims';
+import { extractAccessToken, BEARER_DEFAULTS, type AuthScheme, type CredentialSource, type PresentedToken } from './bearer';
+import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo, type Confirmation } from './claims';
 import { loadClientKey, type ClientKey } from './client-key';
 import { fetchMetadata, type ProviderMetadata } from './discovery';
 import { issuerSet } from './issuers';
@@ -97,6 +97,18 @@ export interface IdentityOptions {
   now?: () => number;
   /** HTTP client (tests may give one that fails on demand). */
   http?: HttpClient;
+}
+
+/** A check that binds a verified token to what the request presents (RFC 9449 DPoP). */
+export interface SenderConstraint {
+  /** What the token proved to be bound to, or undefined when nothing was checked; throws an `AccessDeniedError`. */
+  confirm(request: CredentialSource, claims: JWTPayload, presented: PresentedToken): Confirmation | undefined | Promise<Confirmation | undefined>;
+}
+
+/** What a route accepts beyond RFC 6750: the Authorization schemes (default Bearer), and the sender constraints it checks. */
+export interface TokenBinding {
+  schemes?: readonly AuthScheme[];
+  constraints?: readonly SenderConstraint[];
 }
 
 export const VALIDATION_MODES = ['jwt', 'introspection', 'auto'] as const;
@@ -275,16 +287,23 @@ export class Identity {
 
   /**
    * Authenticates a request and applies the route's rules.
-   * @returns `msg.auth` for the request
+   * @param binding the schemes and sender constraints of the route (default: Bearer, none)
+   * @returns `msg.auth` for the request, with `confirmation` when a sender constraint was checked
    * @throws IdentityError (never anything else for a bad request or token)
    */
-  async authenticate(request: CredentialSource, rules: AccessRules): Promise<AuthInfo> {
+  async authenticate(request: CredentialSource, rules: AccessRules, binding: TokenBinding = {}): Promise<AuthInfo> {
     this.assertCanValidate();
-    const token = extractBearerToken(request, this.settings.maxTokenLength);
+    const presented = extractAccessToken(request, this.settings.maxTokenLength, binding.schemes);
+    const { token } = presented;
     const introspect = this.introspector && (this.settings.validation === 'introspection' || !JWS_SHAPE.test(token));
     const auth = introspect ? await this.introspector.check(token) : await this.verifyLocally(token);
+    let confirmation: Confirmation | undefined;
+    for (const constraint of binding.constraints ?? []) {
+      const confirmed = await constraint.confirm(request, auth.claims, presented);
+      if (confirmed) confirmation = { ...confirmation, ...confirmed };
+    }
     checkAccess(auth, rules);
-    return { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
+    return confirmation ? { ...auth, confirmation } : { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
   }
 
   /** A JWT's `msg.auth`, from the verified-token cache or from a full verification. */
