@@ -1,14 +1,15 @@
 /**
  * validate-token: lets a request from `http in` through only with a valid access token (RFC 6750).
  * Output 1 carries `msg.auth`; output 2 carries a message ready for `http response`: status,
- * `WWW-Authenticate` challenge and `{ error, error_description }`. DPoP-bound tokens (RFC 9449)
- * are checked when the node's `dpop` is on.
+ * `WWW-Authenticate` challenge and `{ error, error_description }`. Sender-constrained tokens
+ * (DPoP, RFC 9449; mTLS, RFC 8705) are checked when the node's `dpop` or `mtls` is on.
  */
 import { extractAccessToken, presentedScheme } from './core/bearer';
 import { rejectionFor } from './core/challenge';
 import { DpopPolicy } from './core/dpop';
 import { IdentityError, isIdentityError } from './core/errors';
 import { parseAccessRules, type Identity, type TokenBinding } from './core/identity';
+import { MtlsPolicy } from './core/mtls';
 import { chooseByIssuer } from './core/issuer-choice';
 import { checkDistinctIssuers, checkMoreIdentities, moreIdentityConfigs, reportSetup, setupProblem } from './shared/setup';
 import type { AccessRules } from './core/claims';
@@ -26,6 +27,9 @@ interface ValidateTokenDefinition extends NodeDefinition {
   /** DPoP (RFC 9449): off, allowed or required; publicUrl is the external base URL that proofs name in htu. */
   dpop?: string;
   publicUrl?: string;
+  /** Certificate-bound tokens (RFC 8705): off or required; the certificate comes from the TLS socket or this proxy header. */
+  mtls?: string;
+  clientCertHeader?: string;
 }
 
 
@@ -42,7 +46,8 @@ export = function register(RED: NodeAPI): void {
       dpop = new DpopPolicy({
         mode: definition.dpop, publicUrl: definition.publicUrl, clockToleranceSec: config?.identity?.settings.clockToleranceSec ?? 0, now: Date.now,
       });
-      binding = { schemes: dpop.schemes, constraints: [dpop] };
+      const mtls = new MtlsPolicy({ mode: definition.mtls, clientCertHeader: definition.clientCertHeader });
+      binding = { schemes: dpop.schemes, constraints: [dpop, mtls] };
       checkMoreIdentities(more, (identity) => identity.assertCanValidate());
     }, (identity) => {
       identity.assertCanValidate();

@@ -22,6 +22,8 @@ export interface CredentialSource {
   method?: string;
   originalUrl?: string;
   url?: string;
+  /** The connection, for the TLS client certificate of certificate-bound tokens (RFC 8705 §3). */
+  socket?: { getPeerCertificate?(detailed?: boolean): { raw?: Uint8Array } | null };
 }
 
 /** The schemes an access token may come with: Bearer (RFC 6750 §2.1) and DPoP (RFC 9449 §7.1). */

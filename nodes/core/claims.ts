@@ -27,9 +27,13 @@ export interface AuthInfo {
   confirmation?: Confirmation;
 }
 
-/** What a sender-constrained token proved to be bound to (RFC 7800 `cnf`): the SHA-256 thumbprint of the DPoP key (`jkt`, RFC 9449 §6). */
+/**
+ * What a sender-constrained token proved to be bound to (RFC 7800 `cnf`): the SHA-256 thumbprint of
+ * the DPoP key (`jkt`, RFC 9449 §6) or of the client certificate (`x5t#S256`, RFC 8705 §3.1).
+ */
 export interface Confirmation {
   jkt?: string;
+  'x5t#S256'?: string;
 }
 
 /** A member of the token's `cnf` claim (RFC 7800 §3.1), or undefined when there is none. */

@@ -99,7 +99,7 @@ export interface IdentityOptions {
   http?: HttpClient;
 }
 
-/** A check that binds a verified token to what the request presents (RFC 9449 DPoP). */
+/** A check that binds a verified token to what the request presents (RFC 9449 DPoP, RFC 8705 mTLS). */
 export interface SenderConstraint {
   /** What the token proved to be bound to, or undefined when nothing was checked; throws an `AccessDeniedError`. */
   confirm(request: CredentialSource, claims: JWTPayload, presented: PresentedToken): Confirmation | undefined | Promise<Confirmation | undefined>;

@@ -1,13 +1,17 @@
 'use strict';
 /**
- * DPoP in the core: proofs (RFC 9449 §4.3) and the binding of a token to the proof's key (§6, §7.1),
- * the DPoP and DPoP-or-Bearer challenges (§7.1), and `Identity.authenticate` with DPoP. Proofs are
- * signed in the test with keys generated in the test, on a fixed clock.
+ * Sender-constrained tokens in the core: DPoP proofs (RFC 9449 §4.3) and the binding of a token to
+ * the proof's key (§6, §7.1), certificate-bound tokens (RFC 8705 §3), the DPoP and DPoP-or-Bearer
+ * challenges (§7.1), and `Identity.authenticate` with both. Proofs are signed in the test with keys
+ * generated in the test, on a fixed clock.
  */
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
 const jose = require('jose');
 const { DpopPolicy, DPOP_ALGORITHMS, DPOP_DEFAULTS, normalisedUrl } = require('../../dist/core/dpop');
+const { MtlsPolicy, certificateThumbprint } = require('../../dist/core/mtls');
 const { extractAccessToken, presentedScheme } = require('../../dist/core/bearer');
 const { rejectionFor } = require('../../dist/core/challenge');
 const { AccessDeniedError, IdentityError, ProviderUnavailableError } = require('../../dist/core/errors');
@@ -391,13 +395,107 @@ describe('core: DPoP challenges (RFC 9449 §7.1)', () => {
 
   it('every sender-constraint code answers 401', () => {
     for (const code of ['ERR_DPOP_PROOF_MISSING', 'ERR_DPOP_PROOF_INVALID', 'ERR_DPOP_PROOF_REPLAYED', 'ERR_DPOP_BINDING', 'ERR_DPOP_REQUIRED',
-      'ERR_TOKEN_DPOP_BOUND']) {
+      'ERR_TOKEN_DPOP_BOUND', 'ERR_MTLS_CERT_MISSING', 'ERR_MTLS_CERT_INVALID', 'ERR_MTLS_BINDING']) {
       assert.equal(rejectionFor(new IdentityError(code, 'x'), 'r', allowed).statusCode, 401, code);
     }
   });
 });
 
-describe('core: Identity.authenticate with DPoP', () => {
+describe('core: certificate-bound tokens (RFC 8705 §3)', () => {
+  const fixtures = path.join(__dirname, '..', 'fixtures');
+  const clientPem = fs.readFileSync(path.join(fixtures, 'client-cert.pem'), 'utf8');
+  const serverPem = fs.readFileSync(path.join(fixtures, 'server-cert.pem'), 'utf8');
+  const derOf = (pem) => new crypto.X509Certificate(pem).raw;
+  const thumbprint = certificateThumbprint(derOf(clientPem));
+  const boundClaims = { ...t.baseClaims(), cnf: { 'x5t#S256': thumbprint } };
+  const overTls = (pem) => ({ headers: {}, socket: { getPeerCertificate: () => (pem ? { raw: derOf(pem) } : {}) } });
+  const withHeader = (value, name = 'x-ssl-client-cert') => ({ headers: { [name]: value }, rawHeaders: [name, value] });
+
+  it('the thumbprint is base64url(SHA-256(DER)), the fixture certificate\'s documented fingerprint', () => {
+    const hex = Buffer.from(thumbprint, 'base64url').toString('hex').toUpperCase().match(/../g).join(':');
+    assert.equal(hex, '9A:83:9D:3F:6D:2C:D9:6A:F1:D4:76:90:66:64:0F:18:68:4B:65:6C:92:AD:BF:53:B9:50:C9:2D:B9:F6:E4:B4');
+  });
+
+  describe('options', () => {
+    it('off by default: a certificate-bound token is not checked', () => {
+      assert.equal(new MtlsPolicy({}).mode, 'off');
+      assert.equal(new MtlsPolicy({}).confirm(overTls(undefined), boundClaims), undefined);
+    });
+
+    it('an unknown mode or a header name that is no HTTP token: ERR_CONFIG_INVALID naming the option', () => {
+      assert.equal(throwsWithCode(() => new MtlsPolicy({ mode: 'optional' }), 'ERR_CONFIG_INVALID').option, 'mtls');
+      assert.equal(throwsWithCode(() => new MtlsPolicy({ mode: 'required', clientCertHeader: 'x ssl cert' }), 'ERR_CONFIG_INVALID').option, 'clientCertHeader');
+    });
+  });
+
+  describe('from the TLS socket', () => {
+    const required = new MtlsPolicy({ mode: 'required' });
+
+    it("the certificate the token is bound to: { 'x5t#S256' }", () => {
+      assert.deepEqual(required.confirm(overTls(clientPem), boundClaims), { 'x5t#S256': thumbprint });
+    });
+
+    it('another certificate, or a token without cnf.x5t#S256: ERR_MTLS_BINDING', () => {
+      throwsWithCode(() => required.confirm(overTls(serverPem), boundClaims), 'ERR_MTLS_BINDING');
+      throwsWithCode(() => required.confirm(overTls(clientPem), t.baseClaims()), 'ERR_MTLS_BINDING');
+      throwsWithCode(() => required.confirm(overTls(clientPem), { ...t.baseClaims(), cnf: { jkt: thumbprint } }), 'ERR_MTLS_BINDING');
+    });
+
+    it('no client certificate, or no TLS at all: ERR_MTLS_CERT_MISSING (invalid_token)', () => {
+      assert.equal(throwsWithCode(() => required.confirm(overTls(undefined), boundClaims), 'ERR_MTLS_CERT_MISSING').rejectionClass, 'invalid_token');
+      throwsWithCode(() => required.confirm({ headers: {}, socket: {} }, boundClaims), 'ERR_MTLS_CERT_MISSING');
+      throwsWithCode(() => required.confirm({ headers: {} }, boundClaims), 'ERR_MTLS_CERT_MISSING');
+    });
+  });
+
+  describe("from a trusted proxy's header", () => {
+    const required = new MtlsPolicy({ mode: 'required', clientCertHeader: 'X-SSL-Client-Cert' });
+    const base64Der = Buffer.from(derOf(clientPem)).toString('base64');
+
+    const accepted = {
+      PEM: clientPem.replace(/\n/g, ' '),
+      'URL-encoded PEM (nginx $ssl_client_escaped_cert)': encodeURIComponent(clientPem),
+      'PEM with tab-continued lines (nginx $ssl_client_cert)': clientPem.trim().replace(/\n/g, '\t'),
+      'base64 DER without armour (Traefik)': base64Der,
+      "Envoy's XFCC with a quoted Cert": `By=spiffe://api;Hash=abc;Cert="${encodeURIComponent(clientPem)}";Subject="CN=test client,O=demo"`,
+      "Envoy's XFCC with an unquoted Cert": `Hash=abc;Cert=${encodeURIComponent(clientPem)}`,
+    };
+    for (const [name, value] of Object.entries(accepted)) {
+      it(`${name}: accepted`, () => {
+        assert.deepEqual(required.confirm(withHeader(value), boundClaims), { 'x5t#S256': thumbprint });
+      });
+    }
+
+    const unreadable = {
+      'two certificates': clientPem + serverPem,
+      'an XFCC header with two elements': `Cert="${encodeURIComponent(clientPem)}",Cert="${encodeURIComponent(serverPem)}"`,
+      'broken URL encoding': '%E0%A4%A',
+      'text that is no base64': 'no certificate!',
+      'base64 text that is no certificate': 'hello',
+      'base64 that is no certificate': Buffer.from('not a certificate').toString('base64'),
+    };
+    for (const [name, value] of Object.entries(unreadable)) {
+      it(`${name}: ERR_MTLS_CERT_INVALID`, () => {
+        throwsWithCode(() => required.confirm(withHeader(value), boundClaims), 'ERR_MTLS_CERT_INVALID');
+      });
+    }
+
+    it('the header twice: ERR_MTLS_CERT_INVALID', () => {
+      const request = { headers: { 'x-ssl-client-cert': `${clientPem}, ${clientPem}` }, rawHeaders: ['X-SSL-Client-Cert', clientPem, 'x-ssl-client-cert', clientPem] };
+      throwsWithCode(() => required.confirm(request, boundClaims), 'ERR_MTLS_CERT_INVALID');
+    });
+
+    it('no header: ERR_MTLS_CERT_MISSING, even when the socket has a certificate (the header mode reads only the header)', () => {
+      throwsWithCode(() => required.confirm(overTls(clientPem), boundClaims), 'ERR_MTLS_CERT_MISSING');
+    });
+
+    it("the header of another certificate: ERR_MTLS_BINDING", () => {
+      throwsWithCode(() => required.confirm(withHeader(encodeURIComponent(serverPem)), boundClaims), 'ERR_MTLS_BINDING');
+    });
+  });
+});
+
+describe('core: Identity.authenticate with sender constraints', () => {
   let signer;
   let client;
   let clock;
@@ -417,7 +515,7 @@ describe('core: Identity.authenticate with DPoP', () => {
     dpop = new DpopPolicy({ mode: 'allowed', publicUrl: PUBLIC_URL, clockToleranceSec: 30, now: clock.now });
   });
 
-  const binding = () => ({ schemes: dpop.schemes, constraints: [dpop] });
+  const binding = () => ({ schemes: dpop.schemes, constraints: [dpop, new MtlsPolicy({})] });
 
   it('a DPoP-bound token with a fresh proof: msg.auth with confirmation { jkt }; each request needs its own proof, cached token or not', async () => {
     const token = await t.mint(signer, t.baseClaims({ cnf: { jkt: client.jkt } }));
