@@ -3,13 +3,16 @@
  * authorized by the route's scope and role rules and, when it has them, authenticated as its
  * step-up rules require (RFC 9470). Output 1 carries `msg.auth`; output 2 carries a message ready
  * for `http response`: status, `WWW-Authenticate` challenge (naming the resource's metadata,
- * RFC 9728 §5.1, when set) and `{ error, error_description }`.
+ * RFC 9728 §5.1, when set) and `{ error, error_description }`. Sender-constrained tokens (DPoP,
+ * RFC 9449; mTLS, RFC 8705) are checked when the node's `dpop` or `mtls` is on.
  */
-import { extractBearerToken } from './core/bearer';
+import { extractAccessToken, presentedScheme } from './core/bearer';
 import { rejectionFor } from './core/challenge';
+import { DpopPolicy } from './core/dpop';
 import { IdentityError, isIdentityError } from './core/errors';
-import { parseAccessRules, type Identity } from './core/identity';
 import { DecisionTrace, type Decision } from './core/decision';
+import { parseAccessRules, type Identity, type TokenBinding } from './core/identity';
+import { MtlsPolicy } from './core/mtls';
 import { chooseByIssuer } from './core/issuer-choice';
 import { metadataUrl } from './core/resource-metadata';
 import { checkStepUp, parseStepUpRules, type StepUpRules } from './core/step-up';
@@ -31,6 +34,12 @@ interface ValidateTokenDefinition extends NodeDefinition {
   maxAge?: number | string;
   /** The URL of the resource's metadata document (RFC 9728), named in every challenge. */
   resourceMetadata?: string;
+  /** DPoP (RFC 9449): off, allowed or required; publicUrl is the external base URL that proofs name in htu. */
+  dpop?: string;
+  publicUrl?: string;
+  /** Certificate-bound tokens (RFC 8705): off or required; the certificate comes from the TLS socket or this proxy header. */
+  mtls?: string;
+  clientCertHeader?: string;
 }
 
 
@@ -44,11 +53,18 @@ export = function register(RED: NodeAPI): void {
     let rules: AccessRules = { scopes: [], roles: [] };
     let stepUp: StepUpRules = { acrValues: [], maxAgeSec: undefined };
     let resourceMetadata: string | undefined;
+    let dpop: DpopPolicy | undefined;
+    let binding: TokenBinding = {};
     const more = moreIdentityConfigs(RED, definition);
     const setupError = setupProblem(config, () => {
       rules = parseAccessRules(definition.scope, definition.roles);
       stepUp = parseStepUpRules(definition.acr, definition.maxAge);
       resourceMetadata = metadataUrl(definition.resourceMetadata, 'resourceMetadata');
+      dpop = new DpopPolicy({
+        mode: definition.dpop, publicUrl: definition.publicUrl, clockToleranceSec: config?.identity?.settings.clockToleranceSec ?? 0, now: Date.now,
+      });
+      const mtls = new MtlsPolicy({ mode: definition.mtls, clientCertHeader: definition.clientCertHeader });
+      binding = { schemes: dpop.schemes, constraints: [dpop, mtls] };
       checkMoreIdentities(more, (identity) => identity.assertCanValidate());
     }, (identity) => {
       identity.assertCanValidate();
@@ -85,8 +101,8 @@ export = function register(RED: NodeAPI): void {
             throw new IdentityError('ERR_REQUEST_MISSING', 'msg.req is missing: validate-token takes messages from an http in node');
           }
           const identity = identities.length === 1 ? identities[0] : chooseIdentity(request, trace);
-          // Validity, then scope and roles (403), then step-up (401): see core/step-up.ts.
-          const auth = await identity.authenticate(request, rules, trace);
+          // Validity, then sender constraint, scope and roles (403), then step-up (401): see core/step-up.ts.
+          const auth = await identity.authenticate(request, rules, binding, trace);
           checkStepUpRecorded(auth, identity, trace);
           msg.auth = { ...auth, decision: trace.authorized() };
           delete msg.authError;
@@ -99,6 +115,11 @@ export = function register(RED: NodeAPI): void {
           if (known.code === 'ERR_REQUEST_MISSING' || known.code === 'ERR_INTERNAL') throw known;
         }
       }, done);
+    });
+
+    this.on('close', (_removed, done) => {
+      dpop?.clear();
+      done();
     });
 
     /** The step-up rules (RFC 9470), recorded in the decision trace. */
@@ -116,7 +137,7 @@ export = function register(RED: NodeAPI): void {
 
     /** Several providers: the token's iss picks one (recorded as the check "issuer choice"). */
     const chooseIdentity = (request: Parameters<Identity['authenticate']>[0], trace: DecisionTrace): Identity => {
-      const token = extractBearerToken(request, identities[0].settings.maxTokenLength);
+      const { token } = extractAccessToken(request, identities[0].settings.maxTokenLength, binding.schemes);
       trace.pass('credentials');
       try {
         const chosen = chooseByIssuer(token, identities);
@@ -134,7 +155,9 @@ export = function register(RED: NodeAPI): void {
       .map(([code, count]) => `${code} ×${count}`).join(', ');
 
     const reject = (msg: NodeMessage, error: IdentityError, decision: Decision, send: (msgs: (NodeMessage | null)[]) => void): void => {
-      const rejection = rejectionFor(error, realm, { resourceMetadata });
+      const rejection = rejectionFor(error, realm, {
+        resourceMetadata, dpop: dpop?.challenge, scheme: presentedScheme(msg.req as Parameters<typeof presentedScheme>[0]),
+      });
       const unavailable = rejection.statusCode === 503;
       if (unavailable && !providerDown && !setupError) {
         // The provider refusing our own client (introspection) is the configuration at fault, not an outage.

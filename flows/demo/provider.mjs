@@ -403,6 +403,9 @@ export async function createDemoProvider({
       // served by handleInteraction below instead.
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 9449 (on by default in oidc-provider 9, named here because the DPoP sample flow needs it):
+      // a token request with a DPoP proof gets a token bound to the proof's key, cnf.jkt in the JWT.
+      dPoP: { enabled: true },
       // RFC 7662. Confidential clients (the resource servers of the demo) may
       // introspect any token; a public client could only learn about its own.
       introspection: {

@@ -11,7 +11,8 @@
  * secret given to each identity-config as a Node-RED credential (encrypted in flows_cred.json,
  * never in flows.json). The flows read the provider and their own URLs from the environment:
  * IDENTITY_DEMO_ISSUER, IDENTITY_DEMO_PARTNER_ISSUER (a second realm, /realms/partners, whose only user is
- * carol), IDENTITY_DEMO_ORDERS_URL and IDENTITY_DEMO_CALLBACK_URL, set here.
+ * carol), IDENTITY_DEMO_ORDERS_URL, IDENTITY_DEMO_CALLBACK_URL and IDENTITY_DEMO_BASE_URL (the public URL that
+ * DPoP proofs name), set here.
  *
  * Environment: PORT (0 picks a free port), NODE_RED_DEMO_DIR (the user directory),
  * DEMO_CLIENT_SECRET (default "demo-client-secret"), NODE_RED_LOG_LEVEL (Node-RED's console log level,
@@ -53,6 +54,7 @@ async function main() {
   process.env.IDENTITY_DEMO_PARTNER_ISSUER = partnerIssuer; // the second realm of the provider chain sample
   process.env.IDENTITY_DEMO_ORDERS_URL = `${base}/api/orders`; // the http request nodes calling the protected API
   process.env.IDENTITY_DEMO_CALLBACK_URL = callback; // the authorization-code login's redirect URI
+  process.env.IDENTITY_DEMO_BASE_URL = base; // validate-token's public URL, which DPoP proofs name in htu
 
   const { createDemoProvider, DEMO_PARTNER_USERS } = await import('./provider.mjs');
   // The handler serves the provider and its login page; it must be mounted through express, which
@@ -95,6 +97,7 @@ async function main() {
   console.log(`Demo identity provider:     ${issuer} (client demo-client, users alice and bob)`);
   console.log(`Protected endpoint:         ${base}/api/orders`);
   console.log(`Opaque tokens (introspect): ${base}/api/opaque/orders  (token for resource urn:node-red-contrib-identity:opaque-api)`);
+  console.log(`DPoP-bound tokens:          ${base}/api/dpop/orders  (a token bound to the client's key, and a proof per request)`);
   console.log(`Token endpoint:             POST ${base}/token  {"username","password"}`);
   console.log(`Refresh endpoint:           POST ${base}/refresh  {"refresh_token"}`);
   console.log(`Machine to machine:         GET  ${base}/m2m/orders`);

@@ -12,7 +12,13 @@
  *
  * With the URL of the resource's metadata, every challenge names it in `resource_metadata`
  * (RFC 9728 §5.1), so that a client learns there which authorization server to ask.
+ *
+ * Where DPoP is accepted (RFC 9449 §7.1) the answer carries a `DPoP realm="…", algs="…"` challenge,
+ * after the Bearer one when both schemes are accepted, alone when only DPoP is. The error attributes
+ * go to the challenge of the scheme the client used; a bad proof is answered 401
+ * `invalid_dpop_proof`, always on the DPoP challenge.
  */
+import type { AuthScheme } from './bearer';
 import { AccessDeniedError, IdentityError, ProviderUnavailableError, StepUpRequiredError, type ErrorCode } from './errors';
 import { OAuthError } from './token-client';
 
@@ -23,41 +29,46 @@ export interface Rejection {
   code: ErrorCode;
 }
 
+/** What the challenges say besides the error: the resource's metadata, and the schemes accepted. */
 export interface ChallengeOptions {
   /** The URL of the protected resource metadata (RFC 9728 §5.1), added to every challenge. */
   resourceMetadata?: string;
+  /** Set when DPoP is accepted: whether it is the only scheme, and the proof algorithms (`algs`). */
+  dpop?: { required: boolean; algorithms: readonly string[] };
+  /** The scheme of the request's Authorization header, whose challenge gets the error attributes. */
+  scheme?: AuthScheme;
 }
 
 /** Seconds a client is asked to wait when the node itself is misconfigured. */
 const CONFIGURATION_RETRY_AFTER_SEC = 60;
 
-const CHALLENGE_STATUS = { invalid_request: 400, invalid_token: 401, insufficient_scope: 403, insufficient_user_authentication: 401 } as const;
+const CHALLENGE_STATUS = {
+  invalid_request: 400, invalid_token: 401, invalid_dpop_proof: 401, insufficient_scope: 403, insufficient_user_authentication: 401,
+} as const;
 
 export function rejectionFor(error: IdentityError, realm: string, options: ChallengeOptions = {}): Rejection {
   const description = headerSafe(error.message);
   const noStore = { 'Cache-Control': 'no-store' };
-  /** `Bearer realm="…", …`: RFC 6750 attributes within its character set, the others as quoted-strings. */
-  const challenge = (attributes: string[]): string => {
-    const metadata = options.resourceMetadata ? [`resource_metadata="${quotedStringContent(options.resourceMetadata)}"`] : [];
-    return `Bearer ${[`realm="${headerSafe(realm)}"`, ...attributes, ...metadata].join(', ')}`;
-  };
   switch (error.rejectionClass) {
     case 'no_credentials':
       return {
         statusCode: 401,
-        headers: { ...noStore, 'WWW-Authenticate': challenge([]) },
+        headers: { ...noStore, 'WWW-Authenticate': challenges(headerSafe(realm), options, []) },
         payload: { error: 'unauthorized', error_description: description },
         code: error.code,
       };
     case 'invalid_request':
     case 'invalid_token':
+    case 'invalid_dpop_proof':
     case 'insufficient_scope':
     case 'insufficient_user_authentication':
       return {
         statusCode: CHALLENGE_STATUS[error.rejectionClass],
         headers: {
           ...noStore,
-          'WWW-Authenticate': challenge([`error="${error.rejectionClass}"`, `error_description="${description}"`, ...requirementsOf(error)]),
+          'WWW-Authenticate': challenges(headerSafe(realm), options,
+            [`error="${error.rejectionClass}"`, `error_description="${description}"`, ...requirementsOf(error)],
+            error.rejectionClass === 'invalid_dpop_proof'),
         },
         payload: { error: error.rejectionClass, error_description: description },
         code: error.code,
@@ -72,6 +83,25 @@ export function rejectionFor(error: IdentityError, realm: string, options: Chall
       };
     }
   }
+}
+
+/**
+ * The challenges of a 400/401/403 (RFC 9110 §11.6.1: a comma-separated list): Bearer, DPoP or
+ * both, each naming the resource's metadata when it is known; `attributes` (error,
+ * error_description, scope, …) go to the challenge of the scheme used, and always to DPoP's for a
+ * bad proof. RFC 6750 attributes stay within its character set, the others are quoted-strings.
+ */
+function challenges(realm: string, options: ChallengeOptions, attributes: readonly string[], proofError = false): string {
+  const metadata = options.resourceMetadata ? [`resource_metadata="${quotedStringContent(options.resourceMetadata)}"`] : [];
+  const challenge = (scheme: string, own: readonly string[], withAttributes: boolean): string =>
+    `${scheme} ${[...own, ...(withAttributes ? attributes : []), ...metadata].join(', ')}`;
+  const bearer = (withAttributes: boolean): string => challenge('Bearer', [`realm="${realm}"`], withAttributes);
+  const { dpop } = options;
+  if (!dpop && !proofError) return bearer(true);
+  const dpopChallenge = (withAttributes: boolean): string =>
+    challenge('DPoP', [`realm="${realm}"`, ...(dpop ? [`algs="${dpop.algorithms.join(' ')}"`] : [])], withAttributes);
+  if (dpop?.required) return dpopChallenge(true);
+  return proofError || options.scheme === 'dpop' ? `${bearer(false)}, ${dpopChallenge(true)}` : `${bearer(true)}, ${dpopChallenge(false)}`;
 }
 
 /**

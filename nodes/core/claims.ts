@@ -23,6 +23,24 @@ export interface AuthInfo {
   expiresAt: string | undefined;
   /** Every verified claim of the token. */
   claims: JWTPayload;
+  /** Set when the token's sender constraint was checked: what it is bound to (see `Confirmation`). */
+  confirmation?: Confirmation;
+}
+
+/**
+ * What a sender-constrained token proved to be bound to (RFC 7800 `cnf`): the SHA-256 thumbprint of
+ * the DPoP key (`jkt`, RFC 9449 §6) or of the client certificate (`x5t#S256`, RFC 8705 §3.1).
+ */
+export interface Confirmation {
+  jkt?: string;
+  'x5t#S256'?: string;
+}
+
+/** A member of the token's `cnf` claim (RFC 7800 §3.1), or undefined when there is none. */
+export function confirmationClaim(claims: JWTPayload, member: keyof Confirmation): unknown {
+  const { cnf } = claims;
+  if (!cnf || typeof cnf !== 'object' || Array.isArray(cnf) || !Object.prototype.hasOwnProperty.call(cnf, member)) return undefined;
+  return (cnf as Record<string, unknown>)[member];
 }
 
 export interface AccessRules {

@@ -27,6 +27,7 @@ export type Check =
   | 'token type' // an access token, not a refresh token
   | 'scope'
   | 'role'
+  | 'sender constraint' // DPoP proof (RFC 9449) or client certificate (RFC 8705) bound to the token
   | 'authentication level' // RFC 9470: the token's acr is one the route accepts
   | 'authentication age' // RFC 9470: the user authenticated recently enough (auth_time)
   | 'internal';
@@ -80,7 +81,8 @@ const CHECK_OF_CODE: Readonly<Record<string, Check>> = {
 /** The check an error code says failed. */
 export function checkOf(code: string): Check {
   if (CHECK_OF_CODE[code]) return CHECK_OF_CODE[code];
-  if (code.startsWith('ERR_BEARER_') || code === 'ERR_REQUEST_MISSING') return 'credentials';
+  if (code.startsWith('ERR_BEARER_') || code === 'ERR_REQUEST_MISSING' || code === 'ERR_DPOP_REQUIRED') return 'credentials';
+  if (code.startsWith('ERR_DPOP_') || code.startsWith('ERR_MTLS_') || code === 'ERR_TOKEN_DPOP_BOUND') return 'sender constraint';
   if (code.startsWith('ERR_CONFIG_')) return 'configuration';
   if (code.startsWith('ERR_INTROSPECTION_')) return 'introspection';
   if (code.startsWith('ERR_JWKS_') || code.startsWith('ERR_DISCOVERY_') || code.startsWith('ERR_HTTP_')) return 'provider';

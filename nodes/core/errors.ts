@@ -16,6 +16,7 @@ export type RejectionClass =
   | 'no_credentials' // 401, bare challenge, no error attribute (RFC 6750 §3.1 last paragraph)
   | 'invalid_request' // 400
   | 'invalid_token' // 401
+  | 'invalid_dpop_proof' // 401 with a DPoP challenge (RFC 9449 §7.1)
   | 'insufficient_scope' // 403
   | 'insufficient_user_authentication' // 401 with the route's acr_values / max_age (RFC 9470 §3)
   | 'unavailable' // 503 with Retry-After
@@ -50,6 +51,16 @@ export const ERROR_CODES = {
   // The token, as the provider's introspection endpoint describes it (RFC 7662 §2.2)
   ERR_TOKEN_INACTIVE: 'invalid_token', // active: false: unknown, expired, revoked, or not for this client to know
   ERR_TOKEN_NOT_ACCESS_TOKEN: 'invalid_token', // token_type refresh_token: a refresh token sent as a bearer token
+  // Sender-constrained tokens: DPoP (RFC 9449) and certificate-bound tokens (RFC 8705)
+  ERR_DPOP_PROOF_MISSING: 'invalid_dpop_proof', // the DPoP scheme without a DPoP header
+  ERR_DPOP_PROOF_INVALID: 'invalid_dpop_proof', // two DPoP headers, or a proof that fails a check of RFC 9449 §4.3
+  ERR_DPOP_PROOF_REPLAYED: 'invalid_dpop_proof', // a proof whose jti was seen within its window
+  ERR_DPOP_BINDING: 'invalid_token', // the DPoP scheme, and the token's cnf.jkt is missing or names another key
+  ERR_DPOP_REQUIRED: 'invalid_token', // dpop required, and the Bearer scheme was used
+  ERR_TOKEN_DPOP_BOUND: 'invalid_token', // a DPoP-bound token (cnf.jkt) sent with the Bearer scheme (§7.1)
+  ERR_MTLS_CERT_MISSING: 'invalid_token', // mtls required, and no client certificate came with the request
+  ERR_MTLS_CERT_INVALID: 'invalid_token', // the trusted proxy's certificate header cannot be read as one certificate
+  ERR_MTLS_BINDING: 'invalid_token', // the token's cnf.x5t#S256 is missing or names another certificate
   // Authorization rules of the route
   ERR_SCOPE_INSUFFICIENT: 'insufficient_scope',
   ERR_ROLE_INSUFFICIENT: 'insufficient_scope',

@@ -10,8 +10,8 @@
  */
 import type { Agent as HttpsAgent } from 'node:https';
 import type { JWTPayload } from 'jose';
-import { extractBearerToken, BEARER_DEFAULTS, type CredentialSource } from './bearer';
-import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo } from './claims';
+import { extractAccessToken, BEARER_DEFAULTS, type AuthScheme, type CredentialSource, type PresentedToken } from './bearer';
+import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo, type Confirmation } from './claims';
 import { loadClientKey, type ClientKey } from './client-key';
 import { DecisionTrace, INTROSPECTION_CHECKS, JWT_CHECKS, type Check } from './decision';
 import { fetchMetadata, type ProviderMetadata } from './discovery';
@@ -98,6 +98,18 @@ export interface IdentityOptions {
   now?: () => number;
   /** HTTP client (tests may give one that fails on demand). */
   http?: HttpClient;
+}
+
+/** A check that binds a verified token to what the request presents (RFC 9449 DPoP, RFC 8705 mTLS). */
+export interface SenderConstraint {
+  /** What the token proved to be bound to, or undefined when nothing was checked; throws an `AccessDeniedError`. */
+  confirm(request: CredentialSource, claims: JWTPayload, presented: PresentedToken): Confirmation | undefined | Promise<Confirmation | undefined>;
+}
+
+/** What a route accepts beyond RFC 6750: the Authorization schemes (default Bearer), and the sender constraints it checks. */
+export interface TokenBinding {
+  schemes?: readonly AuthScheme[];
+  constraints?: readonly SenderConstraint[];
 }
 
 export const VALIDATION_MODES = ['jwt', 'introspection', 'auto'] as const;
@@ -276,15 +288,29 @@ export class Identity {
 
   /**
    * Authenticates a request and applies the route's rules.
-   * @returns `msg.auth` for the request
+   * @param binding the schemes and sender constraints of the route (default: Bearer, none)
+   * @returns `msg.auth` for the request, with `confirmation` when a sender constraint was checked
    * @throws IdentityError (never anything else for a bad request or token)
    */
-  async authenticate(request: CredentialSource, rules: AccessRules, trace: DecisionTrace = new DecisionTrace()): Promise<AuthInfo> {
+  async authenticate(request: CredentialSource, rules: AccessRules, binding: TokenBinding = {},
+    trace: DecisionTrace = new DecisionTrace()): Promise<AuthInfo> {
     this.assertCanValidate();
-    const token = extractBearerToken(request, this.settings.maxTokenLength);
+    const presented = extractAccessToken(request, this.settings.maxTokenLength, binding.schemes);
+    const { token } = presented;
     trace.pass('credentials');
     const introspect = this.introspector && (this.settings.validation === 'introspection' || !JWS_SHAPE.test(token));
     const auth = introspect ? await this.introspect(token, trace) : await this.verifyLocally(token, trace);
+    let confirmation: Confirmation | undefined;
+    for (const constraint of binding.constraints ?? []) {
+      try {
+        const confirmed = await constraint.confirm(request, auth.claims, presented);
+        if (confirmed) confirmation = { ...confirmation, ...confirmed };
+      } catch (error) {
+        if (isIdentityError(error)) trace.fail(error.code);
+        throw error;
+      }
+    }
+    if (confirmation) trace.pass('sender constraint');
     try {
       checkAccess(auth, rules);
     } catch (error) {
@@ -294,7 +320,7 @@ export class Identity {
     }
     if (rules.scopes.length > 0) trace.pass('scope');
     if (rules.roles.length > 0) trace.pass('role');
-    return { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
+    return confirmation ? { ...auth, confirmation } : { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
   }
 
   /** A JWT's `msg.auth`, from the verified-token cache or from a full verification. */
