@@ -40,6 +40,9 @@ interface IdentityConfigDefinition extends NodeDefinition {
   introspectionCacheSec?: number | string;
   /** A Node-RED tls-config node: custom CA, client certificate (mTLS), server certificate checks. */
   tls?: string;
+  /** Encrypted access tokens (with the decryptionKey credential): the accepted alg and enc values, space-separated. */
+  jweAlgorithms?: string;
+  jweEncryptions?: string;
 }
 
 /** The part of Node-RED's tls-config node that we use: it fills Node's TLS options. */
@@ -82,6 +85,9 @@ export = function register(RED: NodeAPI): void {
         introspectionEndpoint: definition.introspectionEndpoint,
         introspectionCacheSec: definition.introspectionCacheSec,
         httpsAgent: tlsAgent(definition.tls),
+        decryptionKey: credentials.decryptionKey,
+        jweAlgorithms: definition.jweAlgorithms,
+        jweEncryptions: definition.jweEncryptions,
       });
     } catch (error) {
       this.configError = isIdentityError(error) ? error : new IdentityError('ERR_CONFIG_INVALID', String(error));
@@ -140,6 +146,7 @@ export = function register(RED: NodeAPI): void {
       clientSecret: { type: 'password' },
       privateKey: { type: 'password' },
       certificate: { type: 'text' },
+      decryptionKey: { type: 'password' },
     },
   });
 };

@@ -5,7 +5,8 @@
 // clients (client secret, private_key_jwt, public with PKCE), two users, one
 // API resource whose access tokens are RFC 9068 JWTs and a second one whose
 // access tokens are opaque, checked at the introspection endpoint (RFC 7662)
-// and revocable at the revocation endpoint (RFC 7009), plus two grants that
+// and revocable at the revocation endpoint (RFC 7009), and, given a key pair,
+// a third one whose JWTs are encrypted to it (nested JWTs), plus two grants that
 // oidc-provider does not ship, registered through its custom grant extension
 // point: the resource owner password grant and token exchange (RFC 8693).
 // A minimal login page serves the authorization code flow's interaction.
@@ -37,6 +38,11 @@ export const DEMO_AUDIENCE = 'urn:node-red-contrib-identity:demo-api';
 // The second API: tokens requested with resource=OPAQUE_AUDIENCE (RFC 8707)
 // are opaque; its resource servers introspect them.
 export const OPAQUE_AUDIENCE = 'urn:node-red-contrib-identity:opaque-api';
+// The third API: tokens requested with resource=ENCRYPTED_AUDIENCE are signed
+// as the first API's, then encrypted (JWE) to the public half of the
+// tokenEncryptionKey, whose private half its resource servers hold.
+export const ENCRYPTED_AUDIENCE = 'urn:node-red-contrib-identity:encrypted-api';
+const TOKEN_ENCRYPTION = { alg: 'RSA-OAEP-256', enc: 'A256GCM' };
 
 // `scopes` are the API scopes each user may be granted; `roles` end up in the
 // access token as a Keycloak-style realm_access claim for role mapping tests.
@@ -90,6 +96,14 @@ async function generateJwtClientKey() {
   const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
   const jwk = await exportJWK(privateKey);
   return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: SIGNING_ALG, use: 'sig' };
+}
+
+// A key pair for the encrypted API, as a private JWK: the provider encrypts
+// with its public half, the resource server decrypts with all of it.
+export async function generateTokenEncryptionKey() {
+  const { privateKey } = await generateKeyPair(TOKEN_ENCRYPTION.alg, { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: TOKEN_ENCRYPTION.alg, use: 'enc' };
 }
 
 function publicJwk(jwk) {
@@ -298,6 +312,8 @@ export async function createDemoProvider({
   cookieKeys = [crypto.randomBytes(32).toString('base64url')],
   // The accounts, shaped as DEMO_USERS: a second provider of a chain knows other people.
   users = DEMO_USERS,
+  // A JWK (public or private; its public half is used): the encrypted API exists only with it.
+  tokenEncryptionKey,
 }) {
   const keys = signingKeys?.length ? signingKeys : [await generateSigningKey()];
   const clientKey = jwtClientKey ? await normaliseJwtClientKey(jwtClientKey) : await generateJwtClientKey();
@@ -324,6 +340,20 @@ export async function createDemoProvider({
       accessTokenFormat: 'opaque',
     },
   };
+  if (tokenEncryptionKey) {
+    resourceServers[ENCRYPTED_AUDIENCE] = {
+      ...resourceServers[DEMO_AUDIENCE],
+      audience: ENCRYPTED_AUDIENCE,
+      jwt: {
+        ...resourceServers[DEMO_AUDIENCE].jwt,
+        encrypt: {
+          ...TOKEN_ENCRYPTION,
+          kid: tokenEncryptionKey.kid,
+          key: crypto.createPublicKey({ key: publicJwk(tokenEncryptionKey), format: 'jwk' }),
+        },
+      },
+    };
+  }
 
   function getResourceServerInfo(_ctx, resourceIndicator) {
     if (!Object.hasOwn(resourceServers, resourceIndicator)) {
@@ -722,6 +752,7 @@ export async function startDemoProvider({
   redirectUris,
   jwtClientKey,
   users,
+  tokenEncryptionKey,
 } = {}) {
   const requests = new Map();
   const store = new Map();
@@ -762,6 +793,7 @@ export async function startDemoProvider({
 
   let signingKeys;
   let clientKey = jwtClientKey;
+  const encryptionKey = tokenEncryptionKey ?? await generateTokenEncryptionKey();
   async function rebuild(keys) {
     const built = await createDemoProvider({
       issuer,
@@ -773,6 +805,7 @@ export async function startDemoProvider({
       store,
       cookieKeys,
       users,
+      tokenEncryptionKey: encryptionKey,
     });
     signingKeys = built.signingKeys;
     clientKey = built.jwtClientKey;
@@ -790,6 +823,10 @@ export async function startDemoProvider({
     },
     get jwtClientKey() {
       return clientKey;
+    },
+    // The private JWK whose public half encrypts the tokens of ENCRYPTED_AUDIENCE.
+    get tokenEncryptionKey() {
+      return encryptionKey;
     },
     async rotateSigningKey() {
       const key = await generateSigningKey();

@@ -9,7 +9,10 @@
  * the package is linked into its node_modules so that Node-RED loads it as an installed module,
  * with its Import ▸ Examples. On the first start the sample flows are deployed, with the demo client
  * secret given to each identity-config as a Node-RED credential (encrypted in flows_cred.json,
- * never in flows.json). The flows read the provider and their own URLs from the environment:
+ * never in flows.json); the identity-config of the encrypted API gets the private half of the key pair
+ * the provider encrypts its tokens to as its decryption key too (generated on the first start, kept in
+ * the user directory as demo-token-encryption-key.json). The flows read the provider and their own URLs
+ * from the environment:
  * IDENTITY_DEMO_ISSUER, IDENTITY_DEMO_PARTNER_ISSUER (a second realm, /realms/partners, whose only user is
  * carol), IDENTITY_DEMO_ORDERS_URL, IDENTITY_DEMO_CALLBACK_URL and IDENTITY_DEMO_BASE_URL (the public URL that
  * DPoP proofs name), set here.
@@ -56,11 +59,12 @@ async function main() {
   process.env.IDENTITY_DEMO_CALLBACK_URL = callback; // the authorization-code login's redirect URI
   process.env.IDENTITY_DEMO_BASE_URL = base; // validate-token's public URL, which DPoP proofs name in htu
 
-  const { createDemoProvider, DEMO_PARTNER_USERS } = await import('./provider.mjs');
+  const { createDemoProvider, DEMO_PARTNER_USERS, ENCRYPTED_AUDIENCE, generateTokenEncryptionKey } = await import('./provider.mjs');
+  const tokenEncryptionKey = await keptKey(path.join(userDir, 'demo-token-encryption-key.json'), generateTokenEncryptionKey);
   // The handler serves the provider and its login page; it must be mounted through express, which
   // sets req.originalUrl, so that oidc-provider knows its /realms/demo prefix.
   const { handler } = await createDemoProvider({
-    issuer, clientSecret, redirectUris: [callback], accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC,
+    issuer, clientSecret, redirectUris: [callback], accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC, tokenEncryptionKey,
   });
   app.use('/realms/demo', handler);
   const partners = await createDemoProvider({
@@ -90,7 +94,7 @@ async function main() {
   const flowsLoaded = new Promise((resolve) => RED.events.once('flows:started', resolve));
   await RED.start();
   await flowsLoaded;
-  if (firstStart) await deploySampleFlows(sampleFlows, clientSecret);
+  if (firstStart) await deploySampleFlows(sampleFlows, clientSecret, { [ENCRYPTED_AUDIENCE]: JSON.stringify(tokenEncryptionKey) });
   else noteMissingSamples(sampleFlows, userDir);
 
   console.log(`\nNode-RED editor and flows: ${base}/`);
@@ -98,6 +102,7 @@ async function main() {
   console.log(`Protected endpoint:         ${base}/api/orders`);
   console.log(`Opaque tokens (introspect): ${base}/api/opaque/orders  (token for resource urn:node-red-contrib-identity:opaque-api)`);
   console.log(`DPoP-bound tokens:          ${base}/api/dpop/orders  (a token bound to the client's key, and a proof per request)`);
+  console.log(`Encrypted tokens (JWE):     ${base}/api/encrypted/orders  (token for resource ${ENCRYPTED_AUDIENCE})`);
   console.log(`Token endpoint:             POST ${base}/token  {"username","password"}`);
   console.log(`Refresh endpoint:           POST ${base}/refresh  {"refresh_token"}`);
   console.log(`Machine to machine:         GET  ${base}/m2m/orders`);
@@ -126,6 +131,14 @@ function linkPackage(userDir) {
     // no link yet
   }
   fs.symlinkSync(ROOT, link, 'dir');
+}
+
+/** The key pair kept in `file` (a private JWK), made by `generate` when there is none yet; only the owner may read it. */
+async function keptKey(file, generate) {
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
+  const key = await generate();
+  fs.writeFileSync(file, JSON.stringify(key), { mode: 0o600 });
+  return key;
 }
 
 /** Every flows/*.json, protected-api first: one array of nodes, whose ids must not collide. */
@@ -158,9 +171,12 @@ function noteMissingSamples(flows, userDir) {
   }
 }
 
-async function deploySampleFlows(flows, clientSecret) {
+/** `decryptionKeys`: audience -> the decryptionKey credential of the identity-config for that audience. */
+async function deploySampleFlows(flows, clientSecret, decryptionKeys) {
   for (const node of flows) {
-    if (node.type === 'identity-config') node.credentials = { clientSecret };
+    if (node.type !== 'identity-config') continue;
+    node.credentials = { clientSecret };
+    if (Object.hasOwn(decryptionKeys, node.audience)) node.credentials.decryptionKey = decryptionKeys[node.audience];
   }
   const started = new Promise((resolve) => {
     const onStarted = (event) => {

@@ -13,6 +13,7 @@ export type Check =
   | 'credentials' // one bearer token, in the Authorization header (RFC 6750 §2)
   | 'issuer choice' // several providers: the token's iss names one of them
   | 'format' // a well-formed signed JWT, with a header policy it meets (RFC 8725)
+  | 'decryption' // an encrypted token (JWE): allowed algorithms, our key, a signed JWT inside
   | 'algorithm' // an allowed asymmetric algorithm
   | 'key' // a key of the provider's key set matches kid and alg
   | 'provider' // the provider (discovery, keys, introspection endpoint) could be asked
@@ -52,6 +53,8 @@ export interface Decision {
 
 /** The checks of a local JWT verification (verifier.ts), in the order they are made. */
 export const JWT_CHECKS: readonly Check[] = ['format', 'algorithm', 'key', 'signature', 'issuer', 'audience', 'lifetime', 'claims'];
+/** The checks of an encrypted token (jwe.ts, then verifier.ts on the signed JWT inside), in order. */
+export const JWE_CHECKS: readonly Check[] = ['format', 'decryption', ...JWT_CHECKS.slice(1)];
 /** The checks of an introspection (introspection.ts), in the order they are made. */
 export const INTROSPECTION_CHECKS: readonly Check[] = ['introspection', 'active', 'issuer', 'audience', 'lifetime', 'token type'];
 
@@ -63,6 +66,9 @@ const CHECK_OF_CODE: Readonly<Record<string, Check>> = {
   ERR_TOKEN_CRIT: 'format',
   ERR_TOKEN_TYPE: 'format',
   ERR_TOKEN_ALG_NOT_ALLOWED: 'algorithm',
+  ERR_TOKEN_ENC_ALG_NOT_ALLOWED: 'decryption',
+  ERR_TOKEN_DECRYPTION: 'decryption',
+  ERR_TOKEN_NOT_NESTED: 'decryption',
   ERR_TOKEN_KEY_UNKNOWN: 'key',
   ERR_TOKEN_SIGNATURE: 'signature',
   ERR_TOKEN_ISSUER: 'issuer',

@@ -48,6 +48,10 @@ export const ERROR_CODES = {
   ERR_TOKEN_ISSUER: 'invalid_token',
   ERR_TOKEN_AUDIENCE: 'invalid_token',
   ERR_TOKEN_CLAIM_INVALID: 'invalid_token',
+  // The token, encrypted (RFC 7516, RFC 7519 §11.2); ERR_TOKEN_ENCRYPTED when no decryption key is configured
+  ERR_TOKEN_ENC_ALG_NOT_ALLOWED: 'invalid_token', // alg or enc off the allowlists, or zip
+  ERR_TOKEN_DECRYPTION: 'invalid_token', // every failure to decrypt (wrong key, altered part, bad tag): one code, no oracle
+  ERR_TOKEN_NOT_NESTED: 'invalid_token', // cty does not name a JWT, or the plaintext is no signed JWT
   // The token, as the provider's introspection endpoint describes it (RFC 7662 §2.2)
   ERR_TOKEN_INACTIVE: 'invalid_token', // active: false: unknown, expired, revoked, or not for this client to know
   ERR_TOKEN_NOT_ACCESS_TOKEN: 'invalid_token', // token_type refresh_token: a refresh token sent as a bearer token
@@ -112,6 +116,7 @@ export const ERROR_CODES = {
   ERR_CONFIG_PRIVATE_KEY_INVALID: 'configuration',
   ERR_CONFIG_TLS_MISSING: 'configuration',
   ERR_CONFIG_INTROSPECTION_CLIENT: 'configuration', // introspection needs a confidential client (RFC 7662 §2.1)
+  ERR_CONFIG_DECRYPTION_KEY_INVALID: 'configuration', // the decryptionKey credential cannot decrypt tokens
 } as const satisfies Record<string, RejectionClass>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

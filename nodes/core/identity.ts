@@ -13,18 +13,19 @@ import type { JWTPayload } from 'jose';
 import { extractAccessToken, BEARER_DEFAULTS, type AuthScheme, type CredentialSource, type PresentedToken } from './bearer';
 import { checkAccess, toAuthInfo, words, type AccessRules, type AuthInfo, type Confirmation } from './claims';
 import { loadClientKey, type ClientKey } from './client-key';
-import { DecisionTrace, INTROSPECTION_CHECKS, JWT_CHECKS, type Check } from './decision';
+import { DecisionTrace, INTROSPECTION_CHECKS, JWE_CHECKS, JWT_CHECKS, type Check } from './decision';
 import { fetchMetadata, type ProviderMetadata } from './discovery';
 import { issuerSet } from './issuers';
 import { ConfigurationError, IdentityError, isIdentityError } from './errors';
 import { createHttpClient, HTTP_DEFAULTS, type HttpClient } from './http';
 import { INTROSPECTION_DEFAULTS, Introspector } from './introspection';
+import { JWE_CONTENT_ENCRYPTIONS, JWE_DEFAULTS, JWE_KEY_ALGORITHMS, JweDecrypter, loadDecryptionKeys } from './jwe';
 import { ASYMMETRIC_ALGORITHMS, KEY_DEFAULTS, KeyStore } from './keys';
 import { RefreshingValue } from './refreshing-value';
 import { assertSecureUrl, parseProviderUrl } from './urls';
 import { CLIENT_AUTH_METHODS, TokenClient, type ClientAuthentication, type ClientAuthMethod } from './token-client';
 import { TokenService } from './tokens';
-import { TokenVerifier } from './verifier';
+import { TokenVerifier, looksEncrypted } from './verifier';
 import { VerifiedTokenCache, type KeyReference } from './verified-token-cache';
 
 export interface IdentityOptions {
@@ -94,6 +95,15 @@ export interface IdentityOptions {
   introspectionEndpoint?: string;
   /** Longest an introspection answer is kept, in seconds; 0 turns that cache off. Default 60. */
   introspectionCacheSec?: number | string;
+  /**
+   * Opens encrypted access tokens (nested JWTs): a PEM private key, a private JWK, or a JWK Set as
+   * JSON. Without it a JWE is refused (ERR_TOKEN_ENCRYPTED).
+   */
+  decryptionKey?: string;
+  /** Accepted JWE key management algorithms (`alg`), space-separated or as a list. Default `JWE_DEFAULTS.algorithms`. */
+  jweAlgorithms?: string | readonly string[];
+  /** Accepted JWE content encryption algorithms (`enc`), space-separated or as a list. Default `JWE_DEFAULTS.encryptions`. */
+  jweEncryptions?: string | readonly string[];
   /** Clock in ms since the epoch (tests give a fixed one). Default Date.now. */
   now?: () => number;
   /** HTTP client (tests may give one that fails on demand). */
@@ -156,6 +166,8 @@ export interface IdentitySettings {
   validation: ValidationMode;
   introspectionEndpoint: string | undefined;
   introspectionCacheSec: number;
+  jweAlgorithms: readonly string[];
+  jweEncryptions: readonly string[];
 }
 
 export class Identity {
@@ -167,6 +179,7 @@ export class Identity {
   private readonly tokenService: TokenService | undefined;
   private readonly tokenProblem: ConfigurationError | undefined;
   private readonly introspector: Introspector<AuthInfo> | undefined;
+  private readonly decrypter: JweDecrypter | undefined;
 
   /** Validates the options; throws a `ConfigurationError` (at deploy time) when one is wrong. */
   constructor(options: IdentityOptions) {
@@ -239,6 +252,11 @@ export class Identity {
           && (await this.metadataValue.get()).authorization_response_iss_parameter_supported === true,
       });
     }
+    this.decrypter = options.decryptionKey?.trim() ? new JweDecrypter({
+      keys: loadDecryptionKeys(options.decryptionKey, settings.jweAlgorithms),
+      algorithms: settings.jweAlgorithms,
+      encryptions: settings.jweEncryptions,
+    }) : undefined;
     this.verified = new VerifiedTokenCache({ maxEntries: settings.tokenCacheEntries, maxBytes: settings.tokenCacheMaxBytes, now });
     this.verifier = new TokenVerifier({
       issuer: settings.issuers,
@@ -249,6 +267,7 @@ export class Identity {
       maxTokenLength: settings.maxTokenLength,
       keys: this.keys,
       now,
+      decrypter: this.decrypter,
     });
   }
 
@@ -298,7 +317,8 @@ export class Identity {
     const presented = extractAccessToken(request, this.settings.maxTokenLength, binding.schemes);
     const { token } = presented;
     trace.pass('credentials');
-    const introspect = this.introspector && (this.settings.validation === 'introspection' || !JWS_SHAPE.test(token));
+    const local = JWS_SHAPE.test(token) || (this.decrypter !== undefined && looksEncrypted(token));
+    const introspect = this.introspector && (this.settings.validation === 'introspection' || !local);
     const auth = introspect ? await this.introspect(token, trace) : await this.verifyLocally(token, trace);
     let confirmation: Confirmation | undefined;
     for (const constraint of binding.constraints ?? []) {
@@ -323,7 +343,7 @@ export class Identity {
     return confirmation ? { ...auth, confirmation } : { ...auth }; // the flow may add to msg.auth; what it holds stays frozen
   }
 
-  /** A JWT's `msg.auth`, from the verified-token cache or from a full verification. */
+  /** A JWT's `msg.auth`, from the verified-token cache (by the token as sent, so a JWE is decrypted once) or from a full verification. */
   private async verifyLocally(token: string, trace: DecisionTrace): Promise<AuthInfo> {
     const cached = this.verified.get(token, this.settings.clockToleranceSec, this.isPublished);
     if (cached) {
@@ -332,7 +352,8 @@ export class Identity {
       return cached;
     }
     trace.checkedBy('jwt');
-    const { claims, header, keyIdentity } = await recorded(trace, JWT_CHECKS, this.verifier.verify(token));
+    const checks = this.decrypter !== undefined && looksEncrypted(token) ? JWE_CHECKS : JWT_CHECKS;
+    const { claims, header, keyIdentity } = await recorded(trace, checks, this.verifier.verify(token));
     return this.verified.set(token, this.toAuthInfo(claims), { identity: keyIdentity, kid: header.kid, alg: header.alg });
   }
 
@@ -482,6 +503,8 @@ function validateOptions(options: IdentityOptions): IdentitySettings {
     validation,
     introspectionEndpoint: endpointOption(options.introspectionEndpoint, 'introspectionEndpoint'),
     introspectionCacheSec: numberOption(options.introspectionCacheSec, 'introspectionCacheSec', INTROSPECTION_DEFAULTS.cacheSec, 0, 3600),
+    jweAlgorithms: allowlist(options.jweAlgorithms, 'jweAlgorithms', JWE_KEY_ALGORITHMS, JWE_DEFAULTS.algorithms),
+    jweEncryptions: allowlist(options.jweEncryptions, 'jweEncryptions', JWE_CONTENT_ENCRYPTIONS, JWE_DEFAULTS.encryptions),
   };
 }
 
@@ -535,6 +558,16 @@ function providerUrl(value: string, member: string): URL {
   } catch {
     throw new IdentityError('ERR_DISCOVERY_INVALID', `the provider metadata has an invalid ${member}`);
   }
+}
+
+/** A list of algorithms, each one of `known`; empty takes `fallback`. */
+function allowlist(value: string | readonly string[] | undefined, option: string, known: readonly string[], fallback: readonly string[]): readonly string[] {
+  const listed = listOption(value);
+  const unknown = listed.find((alg) => !known.includes(alg));
+  if (unknown !== undefined) {
+    throw new ConfigurationError('ERR_CONFIG_INVALID', option, `${option}: "${unknown}" is not accepted; choose from ${known.join(' ')}`);
+  }
+  return listed.length > 0 ? listed : fallback;
 }
 
 function listOption(value: string | readonly string[] | undefined): string[] {

@@ -8,9 +8,16 @@
  * (§3.10), no `crit` or unencoded payload (RFC 7515 §4.1.11, RFC 7797). The key comes from the
  * provider's key set only. Then jose checks the signature with exactly that algorithm, and the
  * registered claims: `iss` exact (§3.8), `aud` (§3.9), `exp` (always required) and `nbf`.
+ *
+ * An encrypted token (a nested JWT, RFC 7519 §11.2) is refused unless a decrypter is configured;
+ * then `jwe.ts` applies its own header policy and decrypts, and the inner JWS goes through all of
+ * the above, unchanged; `iss`, `sub` or `aud` repeated in the JWE header must equal its claims
+ * (RFC 7519 §5.3). The length limit applies to the token as sent.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
 import { AccessDeniedError, IdentityError, isIdentityError } from './errors';
+import type { DecryptedToken } from './jwe';
 
 export interface VerifierOptions {
   /** The accepted `iss`: one issuer, or one per tenant of an issuer template. */
@@ -32,6 +39,8 @@ export interface VerifierOptions {
   };
   /** Milliseconds since the epoch. */
   now(): number;
+  /** Opens encrypted tokens (see `JweDecrypter`); without it they are refused with ERR_TOKEN_ENCRYPTED. */
+  decrypter?: { decrypt(token: string): Promise<DecryptedToken> };
 }
 
 export interface VerifiedToken {
@@ -41,13 +50,15 @@ export interface VerifiedToken {
   keyIdentity: string;
 }
 
-/** Header members that carry a key or point to one (RFC 7515 §4.1.2-4.1.6). */
+/** Header members that carry a key or point to one (RFC 7515 §4.1.2-4.1.6, RFC 7516 §4.1.4-4.1.8). */
 const KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const AT_JWT = /^(application\/)?at\+jwt$/i;
-const MAX_KID_LENGTH = 256;
+export const MAX_KID_LENGTH = 256;
 /** Deeper claims than this are no access token; JSON.stringify in a later node would overflow its stack. */
 const MAX_CLAIM_DEPTH = 32;
+/** Claims an issuer may repeat in a JWE header (RFC 7519 §5.3); they must equal the signed ones. */
+const REPLICATED_CLAIMS = ['iss', 'sub', 'aud'] as const;
 
 export class TokenVerifier {
   private readonly options: VerifierOptions;
@@ -67,18 +78,20 @@ export class TokenVerifier {
 
   /** Resolves the verified claims; rejects with an `AccessDeniedError` or a provider error. */
   async verify(token: string): Promise<VerifiedToken> {
-    const header = this.checkHeader(token);
+    const encrypted = await this.decrypt(token);
+    const jws = encrypted?.jws ?? token;
+    const header = this.checkHeader(jws);
     let key: CryptoKey;
     try {
       key = await this.options.keys.keyFor(header.kid, header.alg);
     } catch (error) {
       // No key of ours fits: a token of another issuer is told so (an Okta org-server token at a
       // custom server, a Keycloak token from another realm), which is what the integrator must fix.
-      if (isIdentityError(error) && error.code === 'ERR_TOKEN_KEY_UNKNOWN') this.refuseForeignIssuer(token);
+      if (isIdentityError(error) && error.code === 'ERR_TOKEN_KEY_UNKNOWN') this.refuseForeignIssuer(jws);
       throw error;
     }
     try {
-      const { payload } = await jwtVerify(token, key, {
+      const { payload } = await jwtVerify(jws, key, {
         algorithms: [header.alg],
         issuer: [...this.issuers],
         audience: this.audiences,
@@ -89,6 +102,7 @@ export class TokenVerifier {
       if (depthOf(payload) > MAX_CLAIM_DEPTH) {
         throw new AccessDeniedError('ERR_TOKEN_MALFORMED', `the access token claims are nested more than ${MAX_CLAIM_DEPTH} levels deep`);
       }
+      if (encrypted) checkReplicatedClaims(encrypted.header, payload);
       return { claims: payload, header, keyIdentity: this.options.keys.identityOf?.(key) ?? '' };
     } catch (error) {
       throw fromJose(error);
@@ -113,38 +127,29 @@ export class TokenVerifier {
     }
   }
 
-  private checkHeader(token: string): VerifiedToken['header'] {
+  /** The nested JWS of an encrypted token (five parts), after the length limit; undefined for any other token. */
+  private async decrypt(token: string): Promise<DecryptedToken | undefined> {
     if (token.length > this.options.maxTokenLength) {
       throw new AccessDeniedError('ERR_TOKEN_TOO_LARGE', `the access token is longer than ${this.options.maxTokenLength} characters`);
     }
-    const parts = token.split('.');
-    if (parts.length === 5) {
-      throw new AccessDeniedError('ERR_TOKEN_ENCRYPTED', 'encrypted (JWE) access tokens are not accepted');
+    if (!looksEncrypted(token)) return undefined;
+    if (!this.options.decrypter) {
+      throw new AccessDeniedError('ERR_TOKEN_ENCRYPTED', 'encrypted (JWE) access tokens are not accepted: no decryption key is configured');
     }
+    return this.options.decrypter.decrypt(token);
+  }
+
+  private checkHeader(token: string): VerifiedToken['header'] {
+    const parts = token.split('.');
     if (parts.length !== 3 || !BASE64URL.test(parts[0]) || !BASE64URL.test(parts[1]) || !/^[A-Za-z0-9_-]*$/.test(parts[2])) {
       throw new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the access token is not a signed JWT');
     }
-    let header: Record<string, unknown>;
-    try {
-      header = decodeProtectedHeader(token) as Record<string, unknown>;
-    } catch {
-      throw new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the access token header is not a JSON object');
-    }
+    const header = protectedHeaderOf(token, 'access token');
     const { alg, kid, typ } = header;
     if (typeof alg !== 'string' || !this.allowed.has(alg)) {
       throw new AccessDeniedError('ERR_TOKEN_ALG_NOT_ALLOWED', 'the token algorithm is not allowed');
     }
-    for (const member of KEY_HEADERS) {
-      if (member in header) {
-        throw new AccessDeniedError('ERR_TOKEN_HEADER_KEY', `the token carries a "${member}" header; keys are taken from the provider only`);
-      }
-    }
-    if ('crit' in header || 'b64' in header) {
-      throw new AccessDeniedError('ERR_TOKEN_CRIT', 'the token header has critical extensions, which are not supported');
-    }
-    if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH)) {
-      throw new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the token "kid" header is not a short string');
-    }
+    refuseUntrustedMembers(header, 'token');
     if (typ !== undefined && typeof typ !== 'string') {
       throw new AccessDeniedError('ERR_TOKEN_MALFORMED', 'the token "typ" header is not a string');
     }
@@ -164,7 +169,54 @@ export class TokenVerifier {
   }
 }
 
-function isCanonicalBase64url(part: string): boolean {
+/** A compact JWE has five parts (RFC 7516 §7.1); nothing else does. */
+export function looksEncrypted(token: string): boolean {
+  return token.split('.').length === 5;
+}
+
+/**
+ * Refuses a token whose JWE header repeats `iss`, `sub` or `aud` with another value than the
+ * verified claims (RFC 7519 §5.3): that header is anyone's to write, only the inner token is signed.
+ */
+function checkReplicatedClaims(header: Readonly<Record<string, unknown>>, claims: JWTPayload): void {
+  for (const claim of REPLICATED_CLAIMS) {
+    if (claim in header && !isDeepStrictEqual(header[claim], claims[claim])) {
+      throw new AccessDeniedError('ERR_TOKEN_CLAIM_INVALID', `the "${claim}" in the encrypted token header differs from the signed one`);
+    }
+  }
+}
+
+/** The protected header of a compact JWS or JWE; ERR_TOKEN_MALFORMED when it is no JSON object. */
+export function protectedHeaderOf(token: string, noun: string): Record<string, unknown> {
+  try {
+    return decodeProtectedHeader(token) as Record<string, unknown>;
+  } catch {
+    throw new AccessDeniedError('ERR_TOKEN_MALFORMED', `the ${noun} header is not a JSON object`);
+  }
+}
+
+/**
+ * The header members never honoured, in a JWS or a JWE (RFC 8725 §3.10, RFC 7515 / RFC 7516 §4.1):
+ * a key or key URL (ERR_TOKEN_HEADER_KEY), critical extensions, `b64` among them (ERR_TOKEN_CRIT),
+ * and a `kid` that is not a short string (ERR_TOKEN_MALFORMED). `noun` names the token in messages.
+ */
+export function refuseUntrustedMembers(header: Readonly<Record<string, unknown>>, noun: string): void {
+  for (const member of KEY_HEADERS) {
+    if (member in header) {
+      throw new AccessDeniedError('ERR_TOKEN_HEADER_KEY', `the ${noun} carries a "${member}" header; keys are never taken from a token`);
+    }
+  }
+  if ('crit' in header || 'b64' in header) {
+    throw new AccessDeniedError('ERR_TOKEN_CRIT', `the ${noun} header has critical extensions, which are not supported`);
+  }
+  const { kid } = header;
+  if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH)) {
+    throw new AccessDeniedError('ERR_TOKEN_MALFORMED', `the ${noun} "kid" header is not a short string`);
+  }
+}
+
+/** Whether a base64url part is the one spelling of its bytes (RFC 4648 §3.5: no spare bits set). */
+export function isCanonicalBase64url(part: string): boolean {
   return Buffer.from(part, 'base64url').toString('base64url') === part;
 }
 

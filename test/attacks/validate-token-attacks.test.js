@@ -11,6 +11,11 @@
  * `msg.authError.code`. One deploy serves the whole batch, so the last cases also prove that the
  * runtime still answers afterwards, and that the probe server planted in `jku`/`x5u`/claims was
  * never called.
+ *
+ * Encrypted tokens (nested JWTs) go to two more identities that hold a decryption key: the demo
+ * provider's encrypted API's, and an EC P-256 key of the test. That key is public, so an attacker
+ * can make any JWE the API can open: each such case is a well-formed JWE to the real key where it
+ * can be one, and only the JWE policy or the nested token's own checks can refuse it.
  */
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -18,12 +23,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 const jose = require('jose');
 const { helper, startNodeRed, loadFlow, request, logged } = require('../support/node-red');
-const { startProvider, passwordToken, providerSigned } = require('../support/demo');
+const { startProvider, passwordToken, providerSigned, tokenResponse } = require('../support/demo');
 const { b64u, demoClaims, providerKey, providerSignedRaw, es256Signed, startRecorder, rawRequest } = require('../support/attacks');
 
 const at = { x: 100, y: 100 };
 const REALM = 'node-red';
-const ROUTES = { vt: '/api/orders', 'vt-strict': '/api/strict', 'vt-ec': '/api/ec' };
+const ROUTES = { vt: '/api/orders', 'vt-strict': '/api/strict', 'vt-ec': '/api/ec', 'vt-jwe': '/api/jwe', 'vt-jwe-ec': '/api/jwe-ec' };
 const EC_KID = 'attack-suite-ec-1';
 const FIXTURES = path.resolve(__dirname, '..', 'fixtures');
 /** The order of the P-256 group (SEC 2 §2.4.2): r = s = n is as invalid as r = s = 0. */
@@ -32,9 +37,10 @@ const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 /**
  * Three identities on the same provider: the default policy, RFC 9068 strict mode, and one whose
- * `jwksUri` points at a key set the test serves with an EC P-256 key (the demo signs RS256 only).
+ * `jwksUri` points at a key set the test serves with an EC P-256 key (the demo signs RS256 only);
+ * and two for the encrypted API, whose decryption keys the test gives as credentials.
  */
-function attackFlow({ issuer, audience, ecJwksUri }) {
+function attackFlow({ issuer, audience, ecJwksUri, encryptedAudience }) {
   const identity = { issuer, audience, clientId: 'demo-client', backoffMinMs: '0' };
   const route = (id, url, method, vt) => ({ id, type: 'http in', z: 'tab', name: '', url, method, upload: false, ...at, wires: [[vt]] });
   const validate = (id, idp) => ({ id, type: 'validate-token', z: 'tab', identity: idp, scope: 'orders:read', roles: '', ...at, wires: [['ok'], ['out']] });
@@ -43,6 +49,12 @@ function attackFlow({ issuer, audience, ecJwksUri }) {
     { id: 'idp', type: 'identity-config', name: 'demo', ...identity },
     { id: 'idp-strict', type: 'identity-config', name: 'strict', ...identity, rfc9068: true },
     { id: 'idp-ec', type: 'identity-config', name: 'ec', ...identity, jwksUri: ecJwksUri },
+    { id: 'idp-jwe', type: 'identity-config', name: 'encrypted', ...identity, audience: encryptedAudience },
+    { id: 'idp-jwe-ec', type: 'identity-config', name: 'encrypted (EC key)', ...identity, audience: encryptedAudience },
+    route('in-jwe', ROUTES['vt-jwe'], 'get', 'vt-jwe'),
+    route('in-jwe-ec', ROUTES['vt-jwe-ec'], 'get', 'vt-jwe-ec'),
+    validate('vt-jwe', 'idp-jwe'),
+    validate('vt-jwe-ec', 'idp-jwe-ec'),
     route('in-get', ROUTES.vt, 'get', 'vt'),
     route('in-post', ROUTES.vt, 'post', 'vt'),
     route('in-strict', ROUTES['vt-strict'], 'get', 'vt-strict'),
@@ -72,6 +84,19 @@ function assertChallenge(response, status, error, scope) {
   assert.equal(response.body.error, error);
 }
 
+/**
+ * A compact JWE assembled by hand: `encryptedKey` as given, the plaintext under `cek` with
+ * AES-256-GCM, and the header's base64url as the additional authenticated data (RFC 7516 §5.1).
+ */
+function gcmJwe(header, cek, encryptedKey, plaintext) {
+  const encodedHeader = b64u(header);
+  const iv = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-256-gcm', cek, iv);
+  cipher.setAAD(Buffer.from(encodedHeader));
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return [encodedHeader, b64u(encryptedKey), b64u(iv), b64u(ciphertext), b64u(cipher.getAuthTag())].join('.');
+}
+
 /** A base64url string whose unused low bits of the last character are set: same bytes, other text. */
 function withTrailingBits(part) {
   const spareBits = { 2: 4, 3: 2 }[part.length % 4];
@@ -96,6 +121,9 @@ describe('attacks on validate-token through http in / http response', function (
   let bob;
   let kid;
   let jwksPath;
+  let encryptedAudience;
+  let encryptionKey;
+  let jweEc;
   const unhandled = [];
   const onUnhandled = (reason) => unhandled.push(reason);
 
@@ -108,9 +136,15 @@ describe('attacks on validate-token through http in / http response', function (
     ecJwks = await startRecorder((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [ec.jwk] }));
     });
+    ({ ENCRYPTED_AUDIENCE: encryptedAudience } = await import('../../flows/demo/provider.mjs'));
+    encryptionKey = crypto.createPublicKey({ key: provider.tokenEncryptionKey, format: 'jwk' });
+    jweEc = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
     await startNodeRed();
-    await loadFlow(attackFlow({ issuer: provider.issuer, audience: provider.audience, ecJwksUri: `${ecJwks.base}/jwks` }));
-    await Promise.all(['idp', 'idp-strict', 'idp-ec'].map((id) => helper.getNode(id).ready));
+    await loadFlow(attackFlow({ issuer: provider.issuer, audience: provider.audience, ecJwksUri: `${ecJwks.base}/jwks`, encryptedAudience }), {
+      'idp-jwe': { decryptionKey: JSON.stringify(provider.tokenEncryptionKey) },
+      'idp-jwe-ec': { decryptionKey: jweEc.privateKey.export({ type: 'sec1', format: 'pem' }) },
+    });
+    await Promise.all(['idp', 'idp-strict', 'idp-ec', 'idp-jwe', 'idp-jwe-ec'].map((id) => helper.getNode(id).ready));
     alice = await passwordToken(provider, 'alice');
     bob = await passwordToken(provider, 'bob');
     ({ kid } = providerKey(provider));
@@ -606,6 +640,16 @@ describe('attacks on validate-token through http in / http response', function (
       it('RFC 8259 §9: a claim nested 10,000 levels deep (provider-signed; over the size limit)', async () => {
         await refuses(providerSignedRaw(provider, header(), nested(10_000)), 'ERR_TOKEN_TOO_LARGE');
       });
+      it('OWASP JWT: a JWE (to the key of the encrypted API) whose ciphertext makes it longer than the limit', async () => {
+        const jwe = await new jose.CompactEncrypt(Buffer.from(providerSignedRaw(provider, header(), claims({ pad: 'p'.repeat(20_000) }))))
+          .setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM', cty: 'JWT' }).encrypt(encryptionKey);
+        await refuses(jwe, 'ERR_TOKEN_TOO_LARGE', 'vt-jwe');
+      });
+      it('a JWE header declaring 2^53 bytes and a 60 kB ephemeral key coordinate, at the EC-keyed identity', async () => {
+        const epk = { kty: 'EC', crv: 'P-256', x: 'A'.repeat(60_000), y: 'A' };
+        const jwe = gcmJwe({ alg: 'ECDH-ES', enc: 'A256GCM', cty: 'JWT', epk, size: 2 ** 53 }, crypto.randomBytes(32), Buffer.alloc(0), 'a.b.c');
+        await refuses(jwe, 'ERR_TOKEN_TOO_LARGE', 'vt-jwe-ec');
+      });
       it('RFC 8259 §9: the deepest array nesting that fits in 16,384 characters (provider-signed): 200, no crash', async () => {
         let depth = 6000;
         let token;
@@ -764,14 +808,180 @@ describe('attacks on validate-token through http in / http response', function (
     });
   });
 
+  describe('RFC 7516 / RFC 7519 §11.2: encrypted tokens, with a decryption key', () => {
+    const encClaims = (overrides) => claims({ aud: encryptedAudience, ...overrides });
+    /** A token signed with the provider's key, as its encrypted API signs one. */
+    const signed = (overrides, extraHeader = {}) => providerSignedRaw(provider, header(extraHeader), encClaims(overrides));
+    /** A JWE of `plaintext` to `key` (the API's public key unless told), header members over RSA-OAEP-256 / A256GCM / cty JWT. */
+    const wrap = (plaintext, jweHeader = {}, key = encryptionKey, options = undefined) => new jose.CompactEncrypt(Buffer.from(plaintext))
+      .setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM', cty: 'JWT', ...jweHeader }).encrypt(key, options);
+    const encryptedToken = async () => (await tokenResponse(provider, {
+      grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'orders:read', resource: encryptedAudience,
+    })).access_token;
+
+    it('control: the provider\'s encrypted token, and JWEs the test wraps around provider-signed tokens, are accepted', async () => {
+      assert.equal((await accepts(await encryptedToken(), 'vt-jwe')).subject, 'alice');
+      assert.equal((await accepts(await wrap(signed()), 'vt-jwe')).subject, 'alice');
+      assert.equal((await accepts(await wrap(signed(), { alg: 'ECDH-ES+A128KW' }, jweEc.publicKey), 'vt-jwe-ec')).subject, 'alice');
+    });
+
+    describe('RFC 8725 §3.1-3.2, RFC 7518 §4: key management refused before any key is used', () => {
+      it('RFC 8725 §3.2 (Bleichenbacher): RSA1_5, a real PKCS#1 v1.5-wrapped key to the API\'s public key', async () => {
+        const cek = crypto.randomBytes(32);
+        const wrapped = crypto.publicEncrypt({ key: encryptionKey, padding: crypto.constants.RSA_PKCS1_PADDING }, cek);
+        await refuses(gcmJwe({ alg: 'RSA1_5', enc: 'A256GCM', cty: 'JWT' }, cek, wrapped, signed()), 'ERR_TOKEN_ENC_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+      it('RFC 7518 §4.5: dir with a key the attacker chose', async () => {
+        await refuses(await wrap(signed(), { alg: 'dir' }, crypto.randomBytes(32)), 'ERR_TOKEN_ENC_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+      it('RFC 8725 §2.1 (key confusion): dir keyed with the SHA-256 of the API\'s public key', async () => {
+        const secret = crypto.createHash('sha256').update(encryptionKey.export({ type: 'spki', format: 'pem' })).digest();
+        await refuses(await wrap(signed(), { alg: 'dir' }, secret), 'ERR_TOKEN_ENC_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+      it('RFC 7518 §4.4: A256KW with a key the attacker chose', async () => {
+        await refuses(await wrap(signed(), { alg: 'A256KW' }, crypto.randomBytes(32)), 'ERR_TOKEN_ENC_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+      it('RFC 7518 §4.8: PBES2 declaring p2c = 2^31 iterations is refused before any work', async () => {
+        const jweHeader = { alg: 'PBES2-HS512+A256KW', enc: 'A256GCM', cty: 'JWT', p2c: 2 ** 31, p2s: b64u(crypto.randomBytes(16)) };
+        await refuses(gcmJwe(jweHeader, crypto.randomBytes(32), crypto.randomBytes(40), signed()), 'ERR_TOKEN_ENC_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+      it('RFC 7516 §4.1.2: enc A256GCM spelled in lower case', async () => {
+        await refuses(gcmJwe({ alg: 'RSA-OAEP-256', enc: 'a256gcm', cty: 'JWT' }, crypto.randomBytes(32), crypto.randomBytes(256), signed()),
+          'ERR_TOKEN_ENC_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+    });
+
+    describe('RFC 7516 §4.1.3: compression (zip); oversized JWEs are with the size cases above', () => {
+      it('RFC 7516 §4.1.3: a decompression bomb (4 MB of claims deflated into a few kilobytes) to the real key', async () => {
+        const bomb = await wrap(signed({ pad: 'A'.repeat(4 * 1024 * 1024) }), { zip: 'DEF' });
+        assert.ok(bomb.length < 16 * 1024, `deflated to ${bomb.length} characters, under the length limit`);
+        await refuses(bomb, 'ERR_TOKEN_ENC_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+      it('RFC 7516 §4.1.3: zip on an honest, small token', async () => {
+        await refuses(await wrap(signed(), { zip: 'DEF' }), 'ERR_TOKEN_ENC_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+    });
+
+    describe('RFC 8725 §3.10, RFC 7516 §4.1.4-4.1.8, §4.1.13: keys and extensions in the JWE header', () => {
+      it('RFC 7516 §4.1.5: jwk, the attacker\'s own public key', async () => {
+        const attacker = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+        await refuses(await wrap(signed(), { jwk: attacker.publicKey.export({ format: 'jwk' }) }), 'ERR_TOKEN_HEADER_KEY', 'vt-jwe');
+      });
+      it('RFC 7516 §4.1.4: jku pointing at the probe server', async () => {
+        await refuses(await wrap(signed(), { jku: `${probe.base}/jwks` }), 'ERR_TOKEN_HEADER_KEY', 'vt-jwe');
+      });
+      it('RFC 7516 §4.1.7: x5u pointing at the probe server', async () => {
+        await refuses(await wrap(signed(), { x5u: `${probe.base}/cert.pem` }), 'ERR_TOKEN_HEADER_KEY', 'vt-jwe');
+      });
+      it('RFC 7516 §4.1.8: x5c with a certificate', async () => {
+        await refuses(await wrap(signed(), { x5c: ['MIIBszCCAVmgAwIBAgIUQ'] }), 'ERR_TOKEN_HEADER_KEY', 'vt-jwe');
+      });
+      it('RFC 7516 §4.1.13: crit naming an extension', async () => {
+        await refuses(await wrap(signed(), { crit: ['exp'], exp: now() + 60 }, encryptionKey, { crit: { exp: true } }), 'ERR_TOKEN_CRIT', 'vt-jwe');
+      });
+    });
+
+    describe('RFC 7519 §5.2, §11.2: only a signed JWT may be inside', () => {
+      it('RFC 7516 §4.1.12: no cty, claims encrypted without a signature (encrypt-only tokens)', async () => {
+        await refuses(await wrap(JSON.stringify(encClaims()), { cty: undefined, typ: 'at+jwt' }), 'ERR_TOKEN_NOT_NESTED', 'vt-jwe');
+      });
+      it('RFC 7516 §4.1.12: cty JSON around claims', async () => {
+        await refuses(await wrap(JSON.stringify(encClaims()), { cty: 'JSON' }), 'ERR_TOKEN_NOT_NESTED', 'vt-jwe');
+      });
+      it('RFC 7519 §11.2: cty JWT around plain claims (no JWS inside)', async () => {
+        await refuses(await wrap(JSON.stringify(encClaims())), 'ERR_TOKEN_NOT_NESTED', 'vt-jwe');
+      });
+      it('RFC 7519 §11.2: a JWE inside the JWE', async () => {
+        await refuses(await wrap(await wrap(signed())), 'ERR_TOKEN_NOT_NESTED', 'vt-jwe');
+      });
+    });
+
+    describe('RFC 8725 §3.1, §3.8-3.9: the nested token meets the checks of any signed token', () => {
+      it('RFC 8725 §3.1: an unsigned alg "none" JWT inside a JWE to the real key', async () => {
+        await refuses(await wrap(`${b64u({ alg: 'none', typ: 'at+jwt' })}.${b64u(encClaims())}.`), 'ERR_TOKEN_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+      it('RFC 8725 §3.1 (CVE-2015-9235): HS256 keyed with the provider\'s public signing key, inside a JWE', async () => {
+        const secret = crypto.createPublicKey({ key: provider.signingKeys[0], format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+        const hs256 = await new jose.SignJWT(encClaims()).setProtectedHeader({ alg: 'HS256', kid, typ: 'at+jwt' }).sign(Buffer.from(secret));
+        await refuses(await wrap(hs256), 'ERR_TOKEN_ALG_NOT_ALLOWED', 'vt-jwe');
+      });
+      it('RFC 7515 §5.2: signed by the attacker under the provider kid; encrypting proves nothing', async () => {
+        const attacker = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+        const forged = await new jose.SignJWT(encClaims()).setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' }).sign(attacker.privateKey);
+        await refuses(await wrap(forged), 'ERR_TOKEN_SIGNATURE', 'vt-jwe');
+      });
+      it("RFC 8725 §3.9: alice's genuine token for the JWT API, wrapped by the attacker for the encrypted API", async () => {
+        await refuses(await wrap(alice), 'ERR_TOKEN_AUDIENCE', 'vt-jwe');
+      });
+      it('RFC 8725 §3.8: a provider-signed token of another issuer inside', async () => {
+        await refuses(await wrap(signed({ iss: 'http://127.0.0.1:1/evil' })), 'ERR_TOKEN_ISSUER', 'vt-jwe');
+      });
+      it('RFC 7519 §5.3: the JWE header replicates another aud than the signed one', async () => {
+        await refuses(await wrap(signed(), { aud: 'urn:other-api' }), 'ERR_TOKEN_CLAIM_INVALID', 'vt-jwe');
+      });
+      it('RFC 7519 §4.1.4: an expired token inside', async () => {
+        await refuses(await wrap(signed({ exp: now() - 120 })), 'ERR_TOKEN_EXPIRED', 'vt-jwe');
+      });
+    });
+
+    describe('RFC 7516 §11.4-11.5: chosen ciphertexts get one answer', () => {
+      let genuine;
+      before(async () => {
+        genuine = (await encryptedToken()).split('.');
+      });
+      const descriptions = new Set();
+      const decryptionFails = async (token, node = 'vt-jwe') => {
+        descriptions.add((await refuses(token, 'ERR_TOKEN_DECRYPTION', node)).body.error_description);
+      };
+
+      it("RFC 7516 §5.2: the provider's token with its alg changed to RSA-OAEP (the header is authenticated)", async () => {
+        const changed = { ...JSON.parse(Buffer.from(genuine[0], 'base64url')), alg: 'RSA-OAEP' };
+        await decryptionFails([b64u(changed), ...genuine.slice(1)].join('.'));
+      });
+      it('RFC 7516 §11.5: an encrypted key of random bytes', async () => {
+        await decryptionFails([genuine[0], b64u(crypto.randomBytes(256)), ...genuine.slice(2)].join('.'));
+      });
+      it('RFC 7516 §11.5: an encrypted key one byte short', async () => {
+        await decryptionFails([genuine[0], b64u(Buffer.from(genuine[1], 'base64url').subarray(1)), ...genuine.slice(2)].join('.'));
+      });
+      it('RFC 7518 §5.3: a tag cut to 8 bytes', async () => {
+        await decryptionFails([...genuine.slice(0, 4), b64u(Buffer.from(genuine[4], 'base64url').subarray(0, 8))].join('.'));
+      });
+      it('RFC 7518 §5.3: a ciphertext one block longer', async () => {
+        const longer = Buffer.concat([Buffer.from(genuine[3], 'base64url'), crypto.randomBytes(16)]);
+        await decryptionFails([...genuine.slice(0, 3), b64u(longer), genuine[4]].join('.'));
+      });
+      it('invalid-curve attack: ECDH-ES with an ephemeral point off P-256', async () => {
+        const epk = { kty: 'EC', crv: 'P-256', x: b64u(Buffer.alloc(32, 1)), y: b64u(Buffer.alloc(32, 2)) };
+        await decryptionFails(gcmJwe({ alg: 'ECDH-ES', enc: 'A256GCM', cty: 'JWT', epk }, crypto.randomBytes(32), Buffer.alloc(0), signed()), 'vt-jwe-ec');
+      });
+      it('ECDH-ES with an ephemeral key on P-384 against the P-256 key', async () => {
+        await decryptionFails(await wrap(signed(), { alg: 'ECDH-ES' }, crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey), 'vt-jwe-ec');
+      });
+      it("RSA-OAEP-256 to the API's RSA key at the EC identity: no key fits", async () => {
+        await decryptionFails(await wrap(signed()), 'vt-jwe-ec');
+      });
+      it('every one of them got the same error_description', () => {
+        assert.equal(descriptions.size, 1, [...descriptions].join(' | '));
+      });
+    });
+  });
+
   describe('after the whole batch', () => {
     it('the runtime still answers a valid token with 200, on every identity', async () => {
       assert.equal((await accepts(alice)).subject, 'alice');
       assert.equal((await accepts(await passwordToken(provider, 'alice'))).subject, 'alice');
       assert.equal((await accepts(await providerSigned(provider, {}), 'vt-strict')).subject, 'alice');
       assert.equal((await accepts(es256Signed(ec.privateKey, { alg: 'ES256', kid: EC_KID, typ: 'at+jwt' }, claims()), 'vt-ec')).subject, 'alice');
+      const encrypted = (await tokenResponse(provider, {
+        grant_type: 'password', username: 'alice', password: 'alice-password', scope: 'orders:read', resource: encryptedAudience,
+      })).access_token;
+      assert.equal((await accepts(encrypted, 'vt-jwe')).subject, 'alice');
+      const nested = providerSignedRaw(provider, header(), claims({ aud: encryptedAudience }));
+      const toEc = await new jose.CompactEncrypt(Buffer.from(nested)).setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', cty: 'JWT' }).encrypt(jweEc.publicKey);
+      assert.equal((await accepts(toEc, 'vt-jwe-ec')).subject, 'alice');
     });
-    it('RFC 8725 §3.10: the probe server planted in jku, x5u, kid, iss and claims received no connection', () => {
+    it('RFC 8725 §3.10: the probe server planted in jku, x5u (of JWS and JWE headers), kid, iss and claims received no connection', () => {
       assert.deepEqual(probe.requests, []);
       assert.equal(probe.connections, 0);
     });

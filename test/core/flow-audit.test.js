@@ -309,11 +309,12 @@ describe('core: the security check at deploy', () => {
       assert.deepEqual(auditFlows(samples, env).filter((warning) => !warning.silenced), []);
     });
 
-    it('silence exactly the two public routes and the demo passwords of four comments', () => {
+    it('silence exactly the two public routes and the demo passwords of five comments', () => {
       const silenced = auditFlows(samples, env).map((warning) => `${warning.code} ${warning.node.type} ${warning.node.name.split(':')[0]}`).sort();
       assert.deepEqual(silenced, [
         'WARN_ROUTE_UNPROTECTED http in GET /m2m/orders',
         'WARN_ROUTE_UNPROTECTED http in GET /session/orders',
+        'WARN_SECRET_IN_FLOW comment Encrypted tokens',
         'WARN_SECRET_IN_FLOW comment Opaque tokens',
         'WARN_SECRET_IN_FLOW comment Provider chain',
         'WARN_SECRET_IN_FLOW comment Session',

@@ -85,6 +85,21 @@ describe('npm start: Node-RED with the demo provider, and the README quick start
     assert.match(stdout, /WWW-Authenticate: Bearer realm="orders", error="invalid_token"/i);
   });
 
+  it("runs the README's encrypted token lines as written: a JWE header, 200 at the encrypted API, 401 at the JWT API", async () => {
+    const port = new URL(base).port;
+    const script = readmeCurlLines('encrypted-curl').replaceAll('127.0.0.1:1880', `127.0.0.1:${port}`);
+    const { error, stdout, stderr } = await bash(`${script}\n`);
+    assert.equal(error, null, `${stderr}\n${stdout}`);
+    const header = JSON.parse(stdout.split('\n')[0]);
+    assert.deepEqual([header.alg, header.enc, header.cty], ['RSA-OAEP-256', 'A256GCM', 'at+jwt'], stdout);
+    const statuses = [...stdout.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => Number(match[1]));
+    assert.deepEqual(statuses, [200, 401], stdout);
+    assert.match(stdout, /"user":"alice"/);
+    assert.match(stdout, /WWW-Authenticate: Bearer realm="orders", error="invalid_token", error_description="[^"]*no decryption key[^"]*"/i);
+    assert.ok(!demo.output().includes(JSON.parse(fs.readFileSync(path.join(userDir, 'demo-token-encryption-key.json'), 'utf8')).d),
+      'the decryption key is not in the log');
+  });
+
   it('serves the editor with our nodes, and the sample flow under Import ▸ Examples', async () => {
     assert.equal((await fetch(`${base}/`)).status, 200);
     const nodes = await (await fetch(`${base}/nodes`, { headers: { accept: 'application/json' } })).json();

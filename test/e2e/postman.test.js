@@ -77,8 +77,9 @@ describe('the Postman collection under newman, and the sample flows, against npm
       assert.deepEqual(issuers, ['${IDENTITY_DEMO_ISSUER}', '${IDENTITY_DEMO_PARTNER_ISSUER}'].slice(0, configs.length), file);
       for (const config of configs) {
         assert.equal(config.clientId, 'demo-client', file);
-        // One of the demo provider's two APIs: the JWT one, or the opaque one (introspection.json).
-        assert.ok(['urn:node-red-contrib-identity:demo-api', 'urn:node-red-contrib-identity:opaque-api'].includes(config.audience), file);
+        // One of the demo provider's APIs: the JWT one, the opaque one (introspection.json), or the encrypted one (encrypted-tokens.json).
+        assert.ok(['urn:node-red-contrib-identity:demo-api', 'urn:node-red-contrib-identity:opaque-api',
+          'urn:node-red-contrib-identity:encrypted-api'].includes(config.audience), file);
       }
       for (const node of nodes) {
         assert.match(node.id, /^[0-9a-f]{16}$/, `${file}: ${node.id}`);
