@@ -108,6 +108,7 @@ async function main() {
   console.log(`Machine to machine:         GET  ${base}/m2m/orders`);
   console.log(`Session:                    POST ${base}/session/login, then GET ${base}/session/orders`);
   console.log(`Login (authorization code): ${base}/login in a browser`);
+  console.log(`Step-up, resource metadata: GET  ${base}/api/reports  (RFC 9470), ${base}/.well-known/oauth-protected-resource (RFC 9728)`);
   console.log(`Provider chain:             POST ${base}/chain/token (alice at ${issuer}, carol at ${partnerIssuer})\n`);
 
   const stop = async () => {
