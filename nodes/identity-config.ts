@@ -50,6 +50,10 @@ interface TlsConfigNode {
   addTLSOptions(options: Record<string, unknown>): Record<string, unknown>;
 }
 
+/** The options the token doctor may take from the deployed node (never a credential). */
+const DOCTOR_OPTIONS = ['issuer', 'tenants', 'clientId', 'audience', 'scopeClaims', 'roleClaims', 'jwksUri', 'algorithms',
+  'clockToleranceSec', 'timeoutMs', 'authMethod', 'tokenEndpoint', 'authorizationEndpoint', 'keyId', 'tls', 'allowInsecureHttp'];
+
 export = function register(RED: NodeAPI): void {
   const discoveryHttp = createHttpClient();
   registerSecurityCheck(RED); // audits every deployed flow, whether or not it uses this node
@@ -57,6 +61,9 @@ export = function register(RED: NodeAPI): void {
   function IdentityConfig(this: IdentityConfigNode, definition: IdentityConfigDefinition): void {
     RED.nodes.createNode(this, definition);
     const credentials = this.credentials ?? {};
+    // What Node-RED resolved ${VAR} properties to: the token doctor may use these, never other variables.
+    const options = definition as unknown as Record<string, unknown>;
+    this.deployedOptions = Object.freeze(Object.fromEntries(DOCTOR_OPTIONS.map((name) => [name, options[name]])));
     try {
       this.identity = new Identity({
         issuer: definition.issuer,

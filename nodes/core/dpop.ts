@@ -111,7 +111,8 @@ export class DpopPolicy {
    * @throws AccessDeniedError `ERR_TOKEN_DPOP_BOUND`, `ERR_DPOP_PROOF_*`, `ERR_DPOP_BINDING`
    */
   async confirm(request: CredentialSource, claims: JWTPayload, presented: PresentedToken): Promise<Confirmation | undefined> {
-    if (this.mode === 'off') return undefined;
+    // A DPoP-bound token sent as a bearer token is refused even when DPoP is off (RFC 9449 §7.1):
+    // whoever holds it without the key is most likely not the client it was issued to.
     const bound = confirmationClaim(claims, 'jkt');
     if (presented.scheme === 'bearer') {
       if (bound !== undefined) {
@@ -119,6 +120,7 @@ export class DpopPolicy {
       }
       return undefined;
     }
+    if (this.mode === 'off') return undefined;
     const proof = singleHeader(request, 'dpop');
     if (proof === null) throw new AccessDeniedError('ERR_DPOP_PROOF_INVALID', 'the request has more than one DPoP header');
     if (proof === undefined) throw new AccessDeniedError('ERR_DPOP_PROOF_MISSING', 'the DPoP scheme needs a DPoP proof in the DPoP header');

@@ -121,8 +121,10 @@ class FlowIndex {
   }
 
   ref(node: FlowNode): NodeRef {
-    const name = text(node.type === 'tab' ? node.label : node.name);
-    const tab = typeof node.z === 'string' ? this.containers.get(node.z) : undefined;
+    // A name that holds a secret is left out: the warning about that secret must not repeat it.
+    const name = withoutSecret(text(node.type === 'tab' ? node.label : node.name));
+    const container = typeof node.z === 'string' ? this.containers.get(node.z) : undefined;
+    const tab = container === undefined ? undefined : withoutSecret(container);
     return { id: node.id, type: node.type, ...(name ? { name } : {}), ...(tab !== undefined ? { tab } : {}) };
   }
 
@@ -170,6 +172,9 @@ function unprotectedRoutes(index: FlowIndex): Finding[] {
  * Walks the wires from an `http in`, breadth first, and returns the nearest node that would work on
  * a request no validate-token has checked. A disabled node ends a path, as it drops messages.
  */
+/** The most places (node and link-call stack) the walk from one route visits. */
+const MAX_PLACES = 20_000;
+
 function firstUnprotected(index: FlowIndex, route: FlowNode): FlowNode | undefined {
   const queue: Place[] = [];
   const seen = new Set<string>();
@@ -177,7 +182,9 @@ function firstUnprotected(index: FlowIndex, route: FlowNode): FlowNode | undefin
     if (!Array.isArray(ids)) return;
     for (const id of ids) {
       const key = `${frames.join('/')}|${String(id)}`;
-      if (typeof id !== 'string' || seen.has(key)) continue;
+      // Link calls into one link in double the places per level: the walk has a budget, so that
+      // no flow can make the check (which runs at every start) exhaust the runtime's memory.
+      if (typeof id !== 'string' || seen.has(key) || seen.size >= MAX_PLACES) continue;
       seen.add(key);
       queue.push({ id, frames });
     }
@@ -335,13 +342,19 @@ const DETECTORS: ReadonlyArray<[SecretKind, (value: string) => boolean]> = [
   ['basic', (value) => [...value.matchAll(/\bBasic[ \t]+([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])/gi)].some((match) => isUserPassword(match[1]))],
   ['param', (value) => [...value.matchAll(/(?:^|[?&;\s"'{,])(?:client_secret|password)=([^&\s"';,]+)/gi),
     ...value.matchAll(/"(?:client_secret|password)"\s*:\s*"([^"]+)"/gi)].some((match) => !PLACEHOLDER.test(match[1]))],
-  ['url', (value) => [...value.matchAll(/\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#@:"'<>]+:([^\s/?#@"'<>]+)@/g)]
+  // The lookbehind starts a scheme only where one can start, which keeps the scan linear.
+  ['url', (value) => [...value.matchAll(/(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#@:"'<>]+:([^\s/?#@"'<>]+)@/g)]
     .some((match) => !PLACEHOLDER.test(match[1]))],
 ];
 
 /** RFC 7617: base64 of `user-id:password`. */
 function isUserPassword(base64: string): boolean {
   return /^[\x21-\x39\x3b-\x7e]+:[\x20-\x7e]+$/.test(Buffer.from(base64, 'base64').toString('latin1'));
+}
+
+/** The text, or '' when a detector finds a secret in it. */
+function withoutSecret(value: string): string {
+  return DETECTORS.some(([, holds]) => holds(value)) ? '' : value;
 }
 
 function secretsInFlows(index: FlowIndex): Finding[] {

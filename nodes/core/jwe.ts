@@ -134,13 +134,21 @@ export class JweDecrypter {
     return { ...header, alg, enc, kid: header.kid as string | undefined };
   }
 
-  /** The keys that may open this JWE: of the algorithm's type, with its `kid` first, then those without one. */
+  /**
+   * The keys that may open this JWE: of the algorithm's type, with its `kid` first, then those
+   * without one; at most MAX_KEYS_TRIED, so that one forged token costs at most that many private-key
+   * operations (a current and a previous key during a rotation).
+   */
   private candidatesFor(header: JweHeader): DecryptionKey[] {
     const fitting = this.keys.filter((key) => fits(key, header.alg));
-    if (header.kid === undefined) return fitting;
-    return [...fitting.filter((key) => key.kid === header.kid), ...fitting.filter((key) => key.kid === undefined)];
+    const ordered = header.kid === undefined ? fitting
+      : [...fitting.filter((key) => key.kid === header.kid), ...fitting.filter((key) => key.kid === undefined)];
+    return ordered.slice(0, MAX_KEYS_TRIED);
   }
 }
+
+/** How many decryption keys one token may be tried with. */
+const MAX_KEYS_TRIED = 2;
 
 /**
  * Reads the `decryptionKey` credential at deploy time: a PEM private key (PKCS#8, PKCS#1 or SEC1),

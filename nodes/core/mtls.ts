@@ -86,17 +86,42 @@ function certificateFromSocket(request: CredentialSource): Uint8Array {
   return raw;
 }
 
+/** `text` split at `separator` outside quoted strings; undefined when a quote is left open. */
+function splitOutsideQuotes(text: string, separator: string): string[] | undefined {
+  const parts: string[] = [];
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const char = text[i];
+    if (quoted && char === '\\') i += 1; // a quoted-pair: the next character is literal
+    else if (char === '"') quoted = !quoted;
+    else if (!quoted && char === separator) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  if (quoted) return undefined;
+  parts.push(text.slice(start));
+  return parts;
+}
+
 /** The DER certificate in the proxy's header; exactly one certificate, which must parse. */
 function certificateFromHeader(request: CredentialSource, name: string): Uint8Array {
   const value = singleHeader(request, name);
   if (value === null) throw unreadable('the client certificate header comes more than once');
   if (value === undefined) throw missing();
   let text = value.trim();
-  const xfcc = XFCC_CERT.exec(text);
-  if (xfcc) {
-    // One XFCC element per proxy hop, split by commas outside quotes: which is the client's is the proxy's to settle.
-    if (text.replace(/"[^"]*"/g, '').includes(',')) throw unreadable('the x-forwarded-client-cert header has more than one element');
-    text = xfcc[1].replace(/^"|"$/g, '');
+  if (XFCC_CERT.test(text)) {
+    // One XFCC element per proxy hop, split by commas outside quoted strings (with \" escapes): which
+    // is the client's is the proxy's to settle. An unclosed quote could hide a proxy's comma, so it
+    // makes the header unreadable rather than one element.
+    const elements = splitOutsideQuotes(text, ',');
+    if (!elements) throw unreadable('the x-forwarded-client-cert header has an unclosed quote');
+    if (elements.length !== 1) throw unreadable('the x-forwarded-client-cert header has more than one element');
+    const cert = (splitOutsideQuotes(elements[0], ';') ?? []).map((pair) => pair.trim()).find((pair) => /^cert=/i.test(pair));
+    if (cert === undefined) throw unreadable('the x-forwarded-client-cert header has no Cert');
+    const quoted = cert.slice(5);
+    text = quoted.startsWith('"') ? quoted.slice(1, -1).replace(/\\(.)/g, '$1') : quoted;
   }
   if (text.includes('%')) {
     try {

@@ -190,6 +190,13 @@ async function gather(request: DoctorRequest, env: DoctorEnvironment): Promise<D
       if (storedCredentials && !useDeployed) {
         evidence.source.withheld = true;
         evidence.source.problem = { code: 'ERR_CONFIG_CLIENT_MISSING', detail: 'the stored credentials are used only as deployed' };
+      } else if (!useDeployed && !(await sameOriginAsIssuer(built))) {
+        // With settings typed into the dialog, the doctor posts only to the issuer's own origin: an
+        // editor must not be able to make the runtime post forms to any address it can reach.
+        evidence.source.problem = {
+          code: 'ERR_CONFIG_INVALID',
+          detail: 'the doctor obtains tokens only from the issuer\'s own origin; deploy the configuration and use its stored secret, or paste a token',
+        };
       } else {
         await obtainToken(evidence, request.grant, useDeployed ? (deployed as Pick<Identity, 'tokens'>) : built);
       }
@@ -242,6 +249,16 @@ async function checkKeys(evidence: DoctorEvidence, keys: KeyStore): Promise<void
       : { state: 'failed', count, problem: { code: 'ERR_JWKS_INVALID', detail: 'the key set holds no public signature key' } };
   } catch (error) {
     evidence.keys = { state: 'failed', problem: problemOf(error) };
+  }
+}
+
+/** Whether the token endpoint (configured, else discovered) is on the issuer's origin. */
+async function sameOriginAsIssuer(identity: Identity): Promise<boolean> {
+  try {
+    const endpoint = identity.settings.tokenEndpoint ?? (await identity.metadata()).token_endpoint;
+    return typeof endpoint === 'string' && new URL(endpoint).origin === new URL(identity.settings.discoveredIssuer).origin;
+  } catch {
+    return true; // no endpoint to post to: obtaining the token fails with the provider's own reason
   }
 }
 

@@ -10,4 +10,6 @@ export interface IdentityConfigNode extends RuntimeNode {
   configError?: IdentityError;
   /** Settles when the first key set is loaded (or failed); used for the status of nodes. */
   ready?: Promise<number>;
+  /** The deployed options, environment variables resolved, credentials left out (for the token doctor). */
+  deployedOptions?: Readonly<Record<string, unknown>>;
 }

@@ -18,7 +18,7 @@ import type { IdentityOptions } from '../core/identity';
 import { runTokenDoctor, type DoctorGrant, type DoctorReport, type DoctorRequest } from '../core/token-doctor';
 import type { IdentityConfigNode } from './config-node';
 import { describeError } from './glue';
-import type { AdminRequest, AdminResponse, NodeAPI, RuntimeNode } from './red';
+import type { AdminRequest, AdminResponse, NodeAPI } from './red';
 
 /** The largest request body accepted, in bytes: a long token, a private key and the options fit. */
 export const DOCTOR_MAX_BODY_BYTES = 128 * 1024;
@@ -38,7 +38,6 @@ interface PostRequest extends AdminRequest {
 /** What the admin API offers beyond the part every node uses. */
 interface DoctorAPI {
   httpAdmin: { post(path: string, ...handlers: Array<(req: PostRequest, res: AdminResponse, next: () => void) => void>): void };
-  util: { getSetting(node: RuntimeNode | undefined, name: string): unknown };
 }
 
 interface TlsConfigNode {
@@ -90,16 +89,31 @@ function doctorRequest(RED: NodeAPI & DoctorAPI, body: unknown): { request: Doct
   const id = text(root.id, 'id');
   const found = id ? RED.nodes.getNode(id) : null;
   const deployed = found?.type === 'identity-config' ? (found as IdentityConfigNode) : undefined;
-  // As Node-RED does at deploy time: a property that is exactly ${NAME} takes that variable's value.
-  const resolve = (value: string | undefined): string | undefined => {
-    const name = value === undefined ? undefined : ENV_VAR.exec(value)?.[1];
-    const setting = name === undefined ? undefined : RED.util.getSetting(deployed, name);
-    return setting === undefined ? value : String(setting);
+  const was = (name: string): unknown => deployed?.deployedOptions?.[name];
+  // A property that is exactly ${NAME} takes the value Node-RED gave the same property of the
+  // deployed node, and nothing else: the caller must not be able to read any other variable.
+  const resolve = (name: string, value: string | undefined): string | undefined => {
+    if (value === undefined || !ENV_VAR.test(value)) return value;
+    const deployedValue = was(name);
+    return deployedValue === undefined || deployedValue === null ? value : String(deployedValue);
   };
-  const options: IdentityOptions = { issuer: '', rfc9068: config.rfc9068 === true, allowInsecureHttp: config.allowInsecureHttp === true };
+  // What widens whom the runtime talks to counts only as deployed: plain http to another host, a
+  // TLS configuration (its client certificate would be presented).
+  const options: IdentityOptions = {
+    issuer: '', rfc9068: config.rfc9068 === true, allowInsecureHttp: config.allowInsecureHttp === true && was('allowInsecureHttp') === true,
+  };
   for (const name of TEXT_OPTIONS) {
-    const value = resolve(text(config[name], `config.${name}`));
+    const value = resolve(name, text(config[name], `config.${name}`));
     if (value !== undefined) Object.assign(options, { [name]: value });
+  }
+  const tls = text(config.tls, 'config.tls') || undefined;
+  if (tls !== undefined && tls !== was('tls')) throw new Error('a TLS configuration is used by the doctor only once deployed with this identity-config');
+  // Endpoints typed into the dialog: the issuer's own origin, or as deployed.
+  for (const name of ['jwksUri', 'tokenEndpoint', 'authorizationEndpoint'] as const) {
+    const value = options[name];
+    if (value && value !== was(name) && !sameOrigin(value, options.issuer)) {
+      throw new Error(`${name} must be on the issuer's origin, or deployed, for the doctor to call it`);
+    }
   }
   const credentials = object(root.credentials, 'credentials');
   const clientSecret = text(credentials.clientSecret, 'credentials.clientSecret');
@@ -121,7 +135,15 @@ function doctorRequest(RED: NodeAPI & DoctorAPI, body: unknown): { request: Doct
     provider: text(config.preset, 'config.preset'),
     storedCredentials: stored ? { deployed: deployed?.identity } : undefined,
   };
-  return { request, tls: text(config.tls, 'config.tls') };
+  return { request, tls };
+}
+
+function sameOrigin(url: string, issuer: string): boolean {
+  try {
+    return new URL(url).origin === new URL(issuer.replace('{tenantid}', 'tenant')).origin;
+  } catch {
+    return false;
+  }
 }
 
 function grantOf(grant: Record<string, unknown>, text: (value: unknown, name: string) => string | undefined): DoctorGrant {

@@ -70,13 +70,14 @@ describe('core: DPoP (RFC 9449)', () => {
   const confirm = (request, claims = bound(client.jkt), p = policy) => p.confirm(request, claims, presentedBy(request));
 
   describe('options, checked at deploy time', () => {
-    it('off by default: Bearer only, no challenge, nothing checked', async () => {
+    it('off by default: Bearer only, no challenge, no proof checked; a DPoP-bound token as Bearer is still refused (§7.1)', async () => {
       const off = new DpopPolicy({ clockToleranceSec: 30, now: clock.now });
       assert.equal(off.mode, 'off');
       assert.deepEqual(off.schemes, ['bearer']);
       assert.equal(off.challenge, undefined);
       const request = { headers: { authorization: `Bearer ${token}` } };
-      assert.equal(await off.confirm(request, bound(client.jkt), { token, scheme: 'bearer' }), undefined);
+      assert.equal(await off.confirm(request, {}, { token, scheme: 'bearer' }), undefined);
+      await assert.rejects(off.confirm(request, bound(client.jkt), { token, scheme: 'bearer' }), { code: 'ERR_TOKEN_DPOP_BOUND' });
     });
 
     it('allowed takes Bearer and DPoP, required DPoP only; the challenge lists the proof algorithms', () => {
@@ -469,6 +470,9 @@ describe('core: certificate-bound tokens (RFC 8705 §3)', () => {
     const unreadable = {
       'two certificates': clientPem + serverPem,
       'an XFCC header with two elements': `Cert="${encodeURIComponent(clientPem)}",Cert="${encodeURIComponent(serverPem)}"`,
+      // A client's unclosed quote must not hide the comma before the element a proxy appends.
+      'an XFCC header whose client part leaves a quote open': `Cert="${encodeURIComponent(clientPem)},By=spiffe://api;Cert="${encodeURIComponent(serverPem)}"`,
+      'an XFCC header without Cert': 'By=spiffe://api;Cert',
       'broken URL encoding': '%E0%A4%A',
       'text that is no base64': 'no certificate!',
       'base64 text that is no certificate': 'hello',

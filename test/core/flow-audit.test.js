@@ -274,6 +274,22 @@ describe('core: the security check at deploy', () => {
     });
   });
 
+  describe('hostile flows: the check stays bounded and never repeats a secret', () => {
+    it('link calls that double the paths at every level end within the budget, still finding what is unprotected', () => {
+      const nodes = [TAB, httpIn(['A']), at('A', 'link call', [['out']], { links: ['L'] }), at('B', 'link call', [['out']], { links: ['L'] }),
+        at('L', 'link in', [['A', 'B', 'fn']]), logic(), respond()];
+      const warnings = auditFlows(nodes).filter((warning) => warning.code === 'WARN_ROUTE_UNPROTECTED');
+      assert.deepEqual(warnings.map((warning) => [warning.node.id, warning.related.id]), [['in', 'fn']]);
+    });
+
+    it('a secret in a node name or tab label is not repeated in the warning about it', () => {
+      const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4eHh4eHh4eCJ9.c2lnbmF0dXJlc2ln';
+      const warnings = auditFlows([{ ...TAB, label: `tab ${jwt}` }, at('n', 'change', [], { name: jwt })]);
+      assert.ok(warnings.some((warning) => warning.code === 'WARN_SECRET_IN_FLOW' && warning.node.id === 'n'));
+      assert.ok(!JSON.stringify(warnings).includes(jwt), JSON.stringify(warnings));
+    });
+  });
+
   describe('silencing in the Description (info) of the node a warning names', () => {
     const unprotected = (info) => auditFlows([TAB, httpIn(['fn'], { info }), logic(), respond()])[0];
 

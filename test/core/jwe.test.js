@@ -143,6 +143,16 @@ describe('core: encrypted access tokens (JWE)', () => {
       await rejectsWithCode(id.authenticate(bearer(await nested(t.baseClaims({ jti: 'd' }), {}, { kid: 'unknown' })), NO_RULES), 'ERR_TOKEN_DECRYPTION');
     });
 
+    it('a JWE without kid is tried with at most two keys, so that a forged one costs at most two private-key operations', async () => {
+      const third = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const decryptionKey = JSON.stringify({ keys: [jwkOf(otherRsa.privateKey, { kid: 'a' }), jwkOf(rsa.privateKey, { kid: 'b' }), jwkOf(third.privateKey, { kid: 'c' })] });
+      const id = identity({ decryptionKey });
+      assert.equal((await id.authenticate(bearer(await nested(t.baseClaims(), {}, {}, rsa.publicKey)), NO_RULES)).subject, 'alice', 'the second key is tried');
+      await rejectsWithCode(id.authenticate(bearer(await nested(t.baseClaims({ jti: 'x' }), {}, {}, third.publicKey)), NO_RULES), 'ERR_TOKEN_DECRYPTION');
+      assert.equal((await id.authenticate(bearer(await nested(t.baseClaims({ jti: 'y' }), {}, { kid: 'c' }, third.publicKey)), NO_RULES)).subject, 'alice',
+        'named by its kid, the third key is used');
+    });
+
     it('a key without kid (PEM) opens a JWE that names a kid', async () => {
       assert.equal((await authenticate(await nested(t.baseClaims(), {}, { kid: 'provider-enc-1' }))).subject, 'alice');
     });

@@ -240,10 +240,11 @@ describe('validate-token with DPoP (RFC 9449) through http in / http response', 
   describe('dpop off (the default, and flows from before DPoP)', () => {
     beforeEach(() => loadFlow(dpopFlow({ issuer: provider.issuer, audience: provider.audience })));
 
-    it('a DPoP-bound token with the Bearer scheme is accepted as a bearer token, as before', async () => {
+    it('a DPoP-bound token with the Bearer scheme is refused even so (RFC 9449 §7.1): a stolen bound token is no bearer token', async () => {
       const response = await get({ Authorization: `Bearer ${bound}` });
-      assert.equal(response.status, 200, response.text);
-      assert.equal(response.body.confirmation, undefined);
+      assert.equal(response.status, 401, response.text);
+      assert.match(response.headers['www-authenticate'], /^Bearer realm="node-red", error="invalid_token"/);
+      assert.equal(response.body.error, 'invalid_token');
     });
 
     it('the DPoP scheme: 401 ERR_BEARER_SCHEME with the bare Bearer challenge, DPoP not offered', async () => {

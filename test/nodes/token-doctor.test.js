@@ -83,16 +83,54 @@ describe('identity-config: the Token doctor endpoint of the editor', function ()
     assertNothingSecret(response);
   });
 
-  it('the stored secret is withheld from a token endpoint the deployed node does not use', async () => {
+  it('a token endpoint off the issuer\'s origin, not deployed, is refused before anything is sent (no open proxy)', async () => {
     const before = tokenCalls(other);
-    const response = await doctor({
-      id: 'idp', config: { ...config(), tokenEndpoint: `${other.issuer}/token` }, credentials: { clientSecret: '__PWRD__' },
-      grant: { type: 'client_credentials' },
-    });
-    assert.deepEqual([stepOf(response.body, 'token').status, stepOf(response.body, 'token').code], ['fail', 'ERR_CONFIG_CLIENT_MISSING']);
-    assert.deepEqual(response.body.hints.map((hint) => hint.code), ['HINT_STORED_SECRET_WITHHELD']);
+    for (const credentials of [{ clientSecret: '__PWRD__' }, { clientSecret: 'typed-secret' }]) {
+      const response = await doctor({
+        id: 'idp', config: { ...config(), tokenEndpoint: `${other.issuer}/token` }, credentials, grant: { type: 'client_credentials' },
+      });
+      assert.equal(response.status, 400, response.text);
+      assert.equal(response.body.problem.code, 'ERR_INPUT_PARAMS_INVALID');
+      assert.match(response.body.problem.message, /tokenEndpoint/);
+    }
     assert.equal(tokenCalls(other), before, 'nothing was sent to the other token endpoint');
-    assert.match(stepOf(response.body, 'token').message, /^ERR_CONFIG_CLIENT_MISSING: /, 'the catalog sentence for the code');
+  });
+
+  it('a discovered token endpoint off the issuer\'s origin gets no form from the doctor', async () => {
+    // An issuer (typed into the dialog) whose discovery document names another host's token endpoint.
+    const lure = await listen((req, res) => {
+      const base = `http://127.0.0.1:${lure.address().port}`;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ issuer: base, jwks_uri: `${other.issuer}/jwks`, token_endpoint: `${other.issuer}/token` }));
+    });
+    try {
+      const before = tokenCalls(other);
+      const response = await doctor({
+        config: { ...config(), issuer: `http://127.0.0.1:${lure.address().port}`, jwksUri: '', tokenEndpoint: '' },
+        credentials: { clientSecret: 'typed' }, grant: { type: 'client_credentials' },
+      });
+      assert.equal(response.status, 200, response.text);
+      assert.deepEqual([stepOf(response.body, 'token').status, stepOf(response.body, 'token').code], ['fail', 'ERR_CONFIG_INVALID']);
+      assert.equal(tokenCalls(other), before, 'no form was posted to the other host');
+    } finally {
+      lure.close();
+    }
+  });
+
+  it('${NAME} in a dialog field never reads the environment: only the same property of the deployed node', async () => {
+    process.env.DOCTOR_TEST_SECRET = 'value-of-an-unrelated-environment-variable';
+    try {
+      const response = await doctor({ config: { ...config(), audience: '${DOCTOR_TEST_SECRET}', clientId: '${DOCTOR_TEST_SECRET}' }, token: 'not.a.token' });
+      assert.ok(!response.text.includes('value-of-an-unrelated-environment-variable'), response.text);
+    } finally {
+      delete process.env.DOCTOR_TEST_SECRET;
+    }
+  });
+
+  it('plain http and a TLS configuration count only as deployed', async () => {
+    const response = await doctor({ config: { ...config(), tls: 'some-tls-config' }, token: 'not.a.token' });
+    assert.equal(response.status, 400, response.text);
+    assert.match(response.body.problem.message, /TLS/);
   });
 
   it('the password grant with a username and password typed into the doctor, never echoed', async () => {
