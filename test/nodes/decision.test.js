@@ -5,7 +5,7 @@
  * http in / http response nodes.
  */
 const assert = require('node:assert/strict');
-const { helper, startNodeRed, loadFlow, request, statusesOf } = require('../support/node-red');
+const { helper, startNodeRed, loadFlow, request, statusesOf, waitForStatus } = require('../support/node-red');
 const { startProvider, passwordToken, providerSigned } = require('../support/demo');
 
 const at = { x: 100, y: 100 };
@@ -121,6 +121,8 @@ describe('validate-token: the decision trace, audit events and rejection counter
 
   it('the status counts rejections by code, most frequent first', async () => {
     await loadFlow(flow(provider));
+    // The keys load at deploy and then show "ready": wait for it, so that it cannot come after the rejections.
+    await waitForStatus(helper.getNode('vt'), (status) => status.fill === 'green');
     await get(undefined);
     await get('not.a.jwt');
     await get(undefined);

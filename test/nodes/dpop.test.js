@@ -105,7 +105,7 @@ describe('validate-token with DPoP (RFC 9449) through http in / http response', 
     assert.equal(response.body.error, error);
     assert.match(response.headers['www-authenticate'], challenge);
     assert.equal(response.headers['cache-control'], 'no-store');
-    assert.ok(statusesOf(helper.getNode('vt')).at(-1).text.startsWith(`rejected: ${status} ${code} (`), statusesOf(helper.getNode('vt')).at(-1).text);
+    assert.ok(statusesOf(helper.getNode('vt')).some((shown) => shown.text.startsWith(`rejected: ${status} ${code} (`)), JSON.stringify(statusesOf(helper.getNode('vt'))));
   }
   const proofError = /^Bearer realm="node-red", DPoP realm="node-red", algs="[^"]+", error="invalid_dpop_proof", error_description="[^"]+"$/;
   const tokenErrorOnDpop = /^Bearer realm="node-red", DPoP realm="node-red", algs="[^"]+", error="invalid_token", error_description="[^"]+"$/;
@@ -251,7 +251,7 @@ describe('validate-token with DPoP (RFC 9449) through http in / http response', 
       const response = await withProof(honestProof());
       assert.equal(response.status, 401);
       assert.equal(response.headers['www-authenticate'], 'Bearer realm="node-red"');
-      assert.ok(statusesOf(helper.getNode('vt')).at(-1).text.startsWith('rejected: 401 ERR_BEARER_SCHEME ('));
+      assert.ok(statusesOf(helper.getNode('vt')).some((shown) => shown.text.startsWith('rejected: 401 ERR_BEARER_SCHEME (')));
     });
   });
 

@@ -93,7 +93,7 @@ describe('validate-token with token introspection, through http in / http respon
     assert.equal(response.status, 401, response.text);
     assert.match(response.headers['www-authenticate'], /^Bearer realm="node-red", error="invalid_token", error_description="[^"]+"$/);
     assert.equal(response.headers['cache-control'], 'no-store');
-    assert.ok(statusesOf(helper.getNode('vt')).at(-1).text.includes('401 ERR_TOKEN_INACTIVE'), statusesOf(helper.getNode('vt')).at(-1).text);
+    assert.ok(statusesOf(helper.getNode('vt')).some((shown) => shown.text.includes('401 ERR_TOKEN_INACTIVE')), JSON.stringify(statusesOf(helper.getNode('vt'))));
   });
 
   it('100 concurrent requests with one token: one introspection call at the provider, 100 answers 200', async () => {
