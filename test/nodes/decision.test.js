@@ -5,7 +5,8 @@
  * http in / http response nodes.
  */
 const assert = require('node:assert/strict');
-const { helper, startNodeRed, loadFlow, request, statusesOf, waitForStatus } = require('../support/node-red');
+const { useDemoProviderAndNodeRed } = require('../support/suites');
+const { helper, loadFlow, request, statusesOf, waitForStatus } = require('../support/node-red');
 const { startProvider, passwordToken, providerSigned } = require('../support/demo');
 
 const at = { x: 100, y: 100 };
@@ -32,16 +33,10 @@ describe('validate-token: the decision trace, audit events and rejection counter
   let provider;
   let alice;
 
+  useDemoProviderAndNodeRed((started) => { provider = started; });
   before(async () => {
-    provider = await startProvider();
-    await startNodeRed();
     alice = await passwordToken(provider, 'alice');
   });
-  after(async () => {
-    await helper.stopServer();
-    await provider.close();
-  });
-  afterEach(() => helper.unload());
 
   it('authorized: every check made, in order, and how (jwt, then cache for the same token)', async () => {
     await loadFlow(flow(provider));

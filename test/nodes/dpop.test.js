@@ -8,8 +8,9 @@
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const jose = require('jose');
-const { helper, startNodeRed, loadFlow, request, statusesOf, logged } = require('../support/node-red');
-const { CLIENT_SECRET, startProvider, passwordToken } = require('../support/demo');
+const { useDemoProviderAndNodeRed } = require('../support/suites');
+const { helper, loadFlow, request, statusesOf, logged } = require('../support/node-red');
+const { CLIENT_SECRET, passwordToken } = require('../support/demo');
 
 const at = { x: 100, y: 100 };
 const PATH = '/api/dpop/orders';
@@ -74,23 +75,14 @@ describe('validate-token with DPoP (RFC 9449) through http in / http response', 
   let alice;
   let publicUrl;
 
+  useDemoProviderAndNodeRed((started) => { provider = started; });
   before(async () => {
-    provider = await startProvider();
-    await startNodeRed();
     publicUrl = helper.url();
     client = await dpopKey();
     other = await dpopKey();
     bound = await dpopBoundToken(provider, client);
     alice = await passwordToken(provider, 'alice');
   });
-
-  after(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    await provider.close();
-  });
-
-  afterEach(() => helper.unload());
 
   const deploy = (dpop = 'allowed', url = publicUrl) => loadFlow(dpopFlow({ issuer: provider.issuer, audience: provider.audience, dpop, publicUrl: url }));
   const honestProof = (claims = {}, header = {}) => client.proof({ htu: `${publicUrl}${PATH}`, token: bound, ...claims }, header);

@@ -6,8 +6,9 @@
  */
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const { text, helper, startNodeRed, loadFlow, request, statusesOf, logged } = require('../support/node-red');
-const { startProvider, CLIENT_SECRET } = require('../support/demo');
+const { useDemoProviderAndNodeRed } = require('../support/suites');
+const { text, helper, loadFlow, request, statusesOf, logged } = require('../support/node-red');
+const { CLIENT_SECRET } = require('../support/demo');
 
 const at = { x: 100, y: 100 };
 const TAB = { id: 'tab', type: 'tab', label: 'tokens' };
@@ -39,16 +40,7 @@ describe('get-token and refresh-token through http in / http response', function
   this.timeout(30000);
   let provider;
 
-  before(async () => {
-    provider = await startProvider();
-    await startNodeRed();
-  });
-  after(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    await provider.close();
-  });
-  afterEach(() => helper.unload());
+  useDemoProviderAndNodeRed((started) => { provider = started; });
 
   const credentials = { idp: { clientSecret: CLIENT_SECRET } };
 

@@ -5,8 +5,9 @@
  * signed by its key with chosen acr and auth_time claims.
  */
 const assert = require('node:assert/strict');
-const { helper, startNodeRed, loadFlow, request, waitForStatus } = require('../support/node-red');
-const { startProvider, passwordToken, providerSigned } = require('../support/demo');
+const { useDemoProviderAndNodeRed } = require('../support/suites');
+const { helper, loadFlow, request, waitForStatus } = require('../support/node-red');
+const { passwordToken, providerSigned } = require('../support/demo');
 
 const at = { x: 100, y: 100 };
 const MFA = 'urn:example:mfa';
@@ -45,18 +46,7 @@ describe('validate-token: step-up (RFC 9470) and resource_metadata (RFC 9728) th
   this.timeout(20000);
   let provider;
 
-  before(async () => {
-    provider = await startProvider();
-    await startNodeRed();
-  });
-
-  after(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    await provider.close();
-  });
-
-  afterEach(() => helper.unload());
+  useDemoProviderAndNodeRed((started) => { provider = started; });
 
   const deploy = (options = {}) => loadFlow(stepUpFlow({ issuer: provider.issuer, audience: provider.audience, ...options }));
   /** The error code of the next message validate-token `vt` sends on its second output. */

@@ -5,8 +5,9 @@
  * status and RFC 6750 challenge.
  */
 const assert = require('node:assert/strict');
-const { text, helper, startNodeRed, loadFlow, request, statusesOf, waitForStatus, logged } = require('../support/node-red');
-const { startProvider, passwordToken, providerSigned, tokenResponse } = require('../support/demo');
+const { useDemoProviderAndNodeRed } = require('../support/suites');
+const { text, helper, loadFlow, request, statusesOf, waitForStatus, logged } = require('../support/node-red');
+const { passwordToken, providerSigned, tokenResponse } = require('../support/demo');
 
 const at = { x: 100, y: 100 };
 
@@ -42,20 +43,11 @@ describe('validate-token through http in / http response', function () {
   let alice;
   let bob;
 
+  useDemoProviderAndNodeRed((started) => { provider = started; });
   before(async () => {
-    provider = await startProvider();
-    await startNodeRed();
     alice = await passwordToken(provider, 'alice');
     bob = await passwordToken(provider, 'bob');
   });
-
-  after(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    await provider.close();
-  });
-
-  afterEach(() => helper.unload());
 
   const deploy = (options = {}) => loadFlow(protectedFlow({ issuer: provider.issuer, audience: provider.audience, ...options }));
   /** The next message validate-token sends on its second output. */
